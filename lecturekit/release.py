@@ -1,0 +1,205 @@
+"""One source, two notebooks: turn ``solutions/<part>/<part>.ipynb`` into the student version.
+
+Authors write only solution notebooks, marking exercises with plain-text markers; this module
+writes the nbgrader cell metadata those markers imply (so nobody edits JSON by hand) and then
+runs nbgrader's own ``generate_assignment`` to write ``notebooks/<part>/<part>.ipynb``.
+
+Markers (see CONTRIBUTING.md for a worked example):
+
+* **code exercise** - a code cell containing ``### BEGIN SOLUTION`` / ``### END SOLUTION``.
+  Its id is the first ``def name(`` in the cell (or an explicit ``# exercise: name`` line).
+* **self-check (autograded test)** - a code cell whose first line is
+  ``# Self-check (N points)`` (``N`` may be ``0.5``). It belongs to the exercise above it;
+  stricter cases go between ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``.
+* **written answer (manually graded)** - a markdown cell with the comment
+  ``<!-- answer: name (N points) -->`` and the model answer between the solution markers.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import nbformat
+
+__all__ = [
+    "ReleaseError",
+    "CellRole",
+    "course_root",
+    "list_parts",
+    "solution_path",
+    "annotate_notebook",
+    "annotate_solutions",
+    "generate_student_notebooks",
+    "release",
+]
+
+SOLUTION_BEGIN = "### BEGIN SOLUTION"
+SOLUTION_END = "### END SOLUTION"
+HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
+_CHECK_HEADER = re.compile(r"^#\s*Self-check\b[^\n]*?\((\d+(?:\.\d+)?)\s+points?\)", re.IGNORECASE)
+_ANSWER_COMMENT = re.compile(r"<!--\s*answer:\s*([A-Za-z_][\w-]*)\s*\((\d+(?:\.\d+)?)\s+points?\)\s*-->")
+_EXERCISE_NAME = re.compile(r"^\s*#\s*exercise:\s*([A-Za-z_]\w*)", re.MULTILINE)
+_FIRST_DEF = re.compile(r"^\s*def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
+
+
+class ReleaseError(RuntimeError):
+    """A solution notebook's markers are inconsistent, or nbgrader failed."""
+
+
+@dataclass(frozen=True)
+class CellRole:
+    """What the markers say one cell is: ``kind`` in {"exercise", "check", "answer"}."""
+
+    index: int
+    kind: str
+    grade_id: str
+    points: float = 0.0
+
+
+def course_root(start: Path | str | None = None) -> Path:
+    """The course folder: the nearest ancestor of ``start`` (default: cwd) holding ``solutions/``."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "solutions").is_dir() and (folder / "nbgrader_config.py").is_file():
+            return folder
+    raise ReleaseError(f"no course folder (with solutions/ and nbgrader_config.py) at or above {here}")
+
+
+def list_parts(root: Path) -> list[str]:
+    """Names of the course parts, e.g. ``["00_welcome", "01_logistic_regression"]``."""
+    return sorted(p.parent.name for p in Path(root, "solutions").glob("*/*.ipynb")
+                  if p.stem == p.parent.name)
+
+
+def solution_path(root: Path, part: str) -> Path:
+    return Path(root) / "solutions" / part / f"{part}.ipynb"
+
+
+def _source(cell) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def find_roles(nb) -> list[CellRole]:
+    """Read the markers of every cell; raise ReleaseError when they are inconsistent."""
+    roles: list[CellRole] = []
+    used: set[str] = set()
+    last_exercise: str | None = None
+    checks_of_last = 0
+
+    def unique(grade_id: str, index: int) -> str:
+        if grade_id in used:
+            raise ReleaseError(f"cell {index}: grade id {grade_id!r} is used twice in this notebook")
+        used.add(grade_id)
+        return grade_id
+
+    for i, cell in enumerate(nb.cells):
+        src = _source(cell)
+        if cell.cell_type == "code" and SOLUTION_BEGIN in src:
+            if last_exercise is not None and checks_of_last == 0:
+                raise ReleaseError(f"exercise {last_exercise!r} has no self-check cell after it")
+            if SOLUTION_END not in src:
+                raise ReleaseError(f"cell {i}: {SOLUTION_BEGIN} without {SOLUTION_END}")
+            match = _EXERCISE_NAME.search(src) or _FIRST_DEF.search(src)
+            if not match:
+                raise ReleaseError(f"cell {i}: an exercise needs a `def name(` or a `# exercise: name` line")
+            last_exercise, checks_of_last = match.group(1), 0
+            roles.append(CellRole(i, "exercise", unique(last_exercise, i)))
+        elif cell.cell_type == "code" and (m := _CHECK_HEADER.match(src)):
+            if last_exercise is None:
+                raise ReleaseError(f"cell {i}: a self-check before any exercise")
+            checks_of_last += 1
+            suffix = "" if checks_of_last == 1 else f"_{checks_of_last}"
+            roles.append(CellRole(i, "check", unique(f"check_{last_exercise}{suffix}", i), float(m.group(1))))
+        elif cell.cell_type == "markdown" and (m := _ANSWER_COMMENT.search(src)):
+            if SOLUTION_BEGIN not in src or SOLUTION_END not in src:
+                raise ReleaseError(f"cell {i}: answer {m.group(1)!r} needs a model answer between the solution markers")
+            roles.append(CellRole(i, "answer", unique(f"answer_{m.group(1)}", i), float(m.group(2))))
+        elif SOLUTION_BEGIN in src or HIDDEN_BEGIN in src:
+            raise ReleaseError(f"cell {i}: solution or hidden-test markers in a cell that is neither an "
+                               "exercise, a '# Self-check (N points)' cell nor an answer cell")
+    if last_exercise is not None and checks_of_last == 0:
+        raise ReleaseError(f"exercise {last_exercise!r} has no self-check cell after it")
+    return roles
+
+
+def _nbgrader_metadata(role: CellRole) -> dict:
+    meta = {"schema_version": 3, "grade_id": role.grade_id, "task": False}
+    if role.kind == "exercise":
+        meta.update(solution=True, grade=False, locked=False)
+    elif role.kind == "check":
+        meta.update(solution=False, grade=True, locked=True, points=role.points)
+    else:
+        meta.update(solution=True, grade=True, locked=False, points=role.points)
+    return meta
+
+
+def annotate_notebook(nb):
+    """Return a copy of ``nb`` whose nbgrader metadata is exactly what its markers say."""
+    nb = copy.deepcopy(nb)
+    roles = {r.index: r for r in find_roles(nb)}
+    for i, cell in enumerate(nb.cells):
+        if i in roles:
+            cell.metadata["nbgrader"] = _nbgrader_metadata(roles[i])
+        else:
+            cell.metadata.pop("nbgrader", None)
+    return nb
+
+
+def annotate_solutions(root: Path, parts: Iterable[str]) -> list[Path]:
+    """Write nbgrader metadata into the solution notebooks in place; return those changed."""
+    changed = []
+    for part in parts:
+        path = solution_path(root, part)
+        nb = nbformat.read(path, as_version=4)
+        annotated = annotate_notebook(nb)
+        if json.dumps(annotated, sort_keys=True) != json.dumps(nb, sort_keys=True):
+            nbformat.write(annotated, path)
+            changed.append(path)
+    return changed
+
+
+def _api(root: Path, release_directory: str | Path | None, db_url: str | None):
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    config.merge(Config({"CourseDirectory": {"root": str(root)}}))
+    if release_directory is not None:
+        config.CourseDirectory.release_directory = str(release_directory)
+    if db_url is not None:
+        config.CourseDirectory.db_url = db_url
+    coursedir = CourseDirectory(config=config)
+    return NbGraderAPI(coursedir=coursedir, config=config)
+
+
+def generate_student_notebooks(root: Path, parts: Iterable[str], *, release_directory=None, db_url=None) -> None:
+    """Run nbgrader's ``generate_assignment`` for each part (solutions must be annotated)."""
+    api = _api(Path(root), release_directory, db_url)
+    for part in parts:
+        result = api.generate_assignment(part, force=True, create=True)
+        if not result.get("success"):
+            raise ReleaseError(f"nbgrader generate_assignment failed for {part}:\n"
+                               f"{result.get('error', '')}\n{result.get('log', '')}")
+
+
+def release(root: Path | None = None, parts: Iterable[str] | None = None, *, release_directory=None,
+            db_url=None, annotate: bool = True) -> list[str]:
+    """Annotate the solution notebooks, then write their student versions. Returns the parts."""
+    root = course_root(root)
+    known = list_parts(root)
+    chosen = list(parts) if parts else known
+    unknown = sorted(set(chosen) - set(known))
+    if unknown:
+        raise ReleaseError(f"parts: unknown part(s) {unknown}; expected some of {known}")
+    if annotate:
+        annotate_solutions(root, chosen)
+    generate_student_notebooks(root, chosen, release_directory=release_directory, db_url=db_url)
+    return chosen

@@ -1,0 +1,34 @@
+"""Shared test set-up: the network guard, the course root, and notebook helpers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from lecturekit import netguard
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def pytest_configure(config):
+    # Every test, and every notebook kernel started from a test (nbval, nbclient, nbgrader,
+    # JupyterLab), runs with the network refused: the course must work offline.
+    os.environ[netguard.ENV_VAR] = "1"
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    netguard.install()
+
+
+@pytest.fixture(scope="session")
+def course_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` (real reference data); skips the test with a reason when absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real reference data not found at {SHARED_DATA} (only on maintainers' machines)")
+    return SHARED_DATA
