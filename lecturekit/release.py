@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -164,12 +166,21 @@ def annotate_solutions(root: Path, parts: Iterable[str]) -> list[Path]:
     return changed
 
 
+def ensure_environment_on_path() -> None:
+    """Put this Python's ``bin`` folder on PATH: nbgrader runs ``alembic`` as a subprocess, which
+    fails when ``.venv/bin/lecturekit`` is called without activating the environment."""
+    scripts = os.path.dirname(sys.executable)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+
+
 def _api(root: Path, release_directory: str | Path | None, db_url: str | None):
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
+    ensure_environment_on_path()
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     config.merge(Config({"CourseDirectory": {"root": str(root)}}))
     if release_directory is not None:

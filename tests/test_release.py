@@ -48,7 +48,7 @@ def test_second_check_of_an_exercise_gets_its_own_id():
     ([new_code_cell(CHECK)], "before any exercise"),
     ([new_code_cell(EXERCISE), new_code_cell(CHECK), new_code_cell(EXERCISE), new_code_cell(CHECK)], "used twice"),
     ([new_code_cell("x = 1\n### BEGIN HIDDEN TESTS\nassert x\n### END HIDDEN TESTS")], "neither an exercise"),
-    ([new_code_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")], "needs a `def name("),
+    ([new_code_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")], "needs a `def name"),
     ([new_markdown_cell("<!-- answer: a (1 point) -->\nno markers")], "model answer"),
 ])
 def test_inconsistent_markers_are_refused_with_a_reason(cells, message):
