@@ -29,8 +29,11 @@ def draw_skeleton(skeleton, positions: np.ndarray, *, title: str = "The virtual 
     return fig
 
 
-def draw_view(rendered, skeleton, *, frame: int, camera: int, camera_name: str = "", behaviour: str = ""):
+def draw_view(rendered, skeleton, *, frame: int, camera: int, camera_name: str = "", behaviour: str = "",
+              zoom: bool = True):
     """One rendered image with its ground-truth keypoints (filled: visible; hollow: hidden).
+
+    zoom: crop the view to the animal (its keypoints plus a margin) instead of the whole image.
 
     rendered: synth.Rendered (images (C, T, H, W, 3), keypoints2d (C, T, K, 2), visible (C, T, K)).
     """
@@ -49,7 +52,13 @@ def draw_view(rendered, skeleton, *, frame: int, camera: int, camera_name: str =
         ax.scatter(*points[k], s=36, facecolors=colors[k] if visible[k] else "none",
                    edgecolors=colors[k], linewidths=1.5)
     height, width = image.shape[:2]
-    ax.set(xlim=(-0.5, width - 0.5), ylim=(height - 0.5, -0.5), xlabel="u (px)", ylabel="v (px)")
+    (u0, v0), (u1, v1) = (-0.5, -0.5), (width - 0.5, height - 0.5)
+    finite = points[np.all(np.isfinite(points), axis=1)]
+    if zoom and len(finite):
+        centre, half = (finite.min(0) + finite.max(0)) / 2, max(np.ptp(finite, axis=0).max() / 2 + 25, 40)
+        u0, u1 = max(u0, centre[0] - 1.33 * half), min(u1, centre[0] + 1.33 * half)
+        v0, v1 = max(v0, centre[1] - half), min(v1, centre[1] + half)
+    ax.set(xlim=(u0, u1), ylim=(v1, v0), xlabel="u (px)", ylabel="v (px)")
     ax.set_title(f"{camera_name or f'camera {camera}'}, frame {frame}" + (f" ({behaviour})" if behaviour else "")
                  + f": {int(visible.sum())}/{skeleton.K} keypoints visible")
     return fig
