@@ -174,21 +174,34 @@ def ensure_environment_on_path() -> None:
         os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
 
 
-def _api(root: Path, release_directory: str | Path | None, db_url: str | None):
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
+def course_config(root: Path, extra: dict | None = None):
+    """The course's ``nbgrader_config.py`` with ``CourseDirectory.root`` set, plus ``extra`` overrides."""
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
-    ensure_environment_on_path()
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     config.merge(Config({"CourseDirectory": {"root": str(root)}}))
+    config.merge(Config(extra or {}))
+    return config
+
+
+def nbgrader_api(root: Path, extra: dict | None = None):
+    """nbgrader's API object configured for the course at ``root`` (see :func:`course_config`)."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    ensure_environment_on_path()
+    config = course_config(root, extra)
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+def _api(root: Path, release_directory: str | Path | None, db_url: str | None):
+    overrides = {}
     if release_directory is not None:
-        config.CourseDirectory.release_directory = str(release_directory)
+        overrides["release_directory"] = str(release_directory)
     if db_url is not None:
-        config.CourseDirectory.db_url = db_url
-    coursedir = CourseDirectory(config=config)
-    return NbGraderAPI(coursedir=coursedir, config=config)
+        overrides["db_url"] = db_url
+    return nbgrader_api(root, {"CourseDirectory": overrides})
 
 
 def generate_student_notebooks(root: Path, parts: Iterable[str], *, release_directory=None, db_url=None) -> None:

@@ -1,0 +1,157 @@
+"""Benchmark: grading a class serially and in parallel with ``lecturekit.grading.grade``.
+
+Builds a temporary course (never the repository's gradebook), releases a part, submits N copies
+of its solution, then grades them three ways in the same run:
+
+* nbgrader alone: ``NbGraderAPI.autograde`` then ``generate_feedback`` per student, in this
+  process, serially (the peer: what an instructor gets from nbgrader without lecturekit, with
+  no isolation between students);
+* ``grade(..., workers=1)``: lecturekit, one isolated process per student, one at a time;
+* ``grade(..., workers=W)``: the same with W workers.
+
+Prints submissions per minute and the speed-ups; writes ``bench/results/grading.json``.
+
+    .venv/bin/python bench/bench_grading.py [--n 20] [--workers 2] [--part 00_welcome]
+
+Without ``--part`` a tiny built-in part is used (two exercises), so the figures measure the
+grading machinery (kernel start, nbgrader, gradebook) rather than a notebook's own work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_part() -> nbformat.NotebookNode:
+    nb = new_notebook(cells=[
+        new_code_cell("import numpy as np\nfrom lecturekit.checks import check_close"),
+        new_code_cell('def double(x):\n    """Return 2 x."""\n    ### BEGIN SOLUTION\n    return 2 * np.asarray(x)\n'
+                      "    ### END SOLUTION"),
+        new_code_cell('# Self-check (2 points)\ncheck_close("double", lambda: double(np.array([1.0, 2.0])), '
+                      "np.array([2.0, 4.0]))\n### BEGIN HIDDEN TESTS\nassert double(3.0) == 6.0\n### END HIDDEN TESTS"),
+        new_code_cell('def square(x):\n    """Return x squared."""\n    ### BEGIN SOLUTION\n    return np.asarray(x) ** 2\n'
+                      "    ### END SOLUTION"),
+        new_code_cell('# Self-check (3 points)\ncheck_close("square", lambda: square(np.array([1.0, 3.0])), '
+                      "np.array([1.0, 9.0]))\n### BEGIN HIDDEN TESTS\nassert square(-2.0) == 4.0\n### END HIDDEN TESTS"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def build_course(folder: Path, part: str, n: int) -> float:
+    """A course in ``folder`` with ``part`` released and n students who submitted its solution."""
+    from lecturekit.release import release
+
+    shutil.copy(ROOT / "nbgrader_config.py", folder / "nbgrader_config.py")
+    dest = folder / "solutions" / part
+    if (ROOT / "solutions" / part).is_dir():
+        shutil.copytree(ROOT / "solutions" / part, dest)
+    else:
+        dest.mkdir(parents=True)
+        nbformat.write(tiny_part(), dest / f"{part}.ipynb")
+    release(folder, [part])
+    solution = dest / f"{part}.ipynb"
+    for i in range(n):
+        student = folder / "submitted" / f"student{i:03d}" / part
+        student.mkdir(parents=True)
+        shutil.copy(solution, student / f"{part}.ipynb")
+    return n
+
+
+def fresh_copy(template: Path, name: str) -> Path:
+    target = template.parent / name
+    shutil.copytree(template, target)
+    return target
+
+
+def time_nbgrader_alone(course: Path, part: str, students: list[str]) -> float:
+    from lecturekit.grading import _api
+
+    api = _api(course, f"sqlite:///{course / 'gradebook.db'}")
+    start = time.perf_counter()
+    for student in students:
+        result = api.autograde(part, student, force=True, create=True)
+        if result.get("success"):
+            result = api.generate_feedback(part, student, force=True)
+        if not result.get("success"):
+            raise RuntimeError(f"nbgrader failed for {student}: {result.get('log', '')[-500:]}")
+    return time.perf_counter() - start
+
+
+def time_lecturekit(course: Path, part: str, workers: int, cell_timeout: int) -> tuple[float, float]:
+    from lecturekit.grading import grade
+
+    start = time.perf_counter()
+    results = grade(course, part, workers=workers, cell_timeout=cell_timeout)
+    seconds = time.perf_counter() - start
+    bad = [r for r in results if r.status != "graded" or r.score != r.max_score]
+    if bad:
+        raise RuntimeError(f"a copy of the solution did not get full marks: {bad[0]}")
+    return seconds, results[0].max_score
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20, help="submissions (>= 20 for the reported figure)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--part", default="95_bench", help="a part of the course, or the built-in tiny one")
+    parser.add_argument("--cell-timeout", type=int, default=120)
+    parser.add_argument("--skip-nbgrader-alone", action="store_true", help="do not time the nbgrader-only peer")
+    args = parser.parse_args()
+
+    from lecturekit.grading import ensure_nbgrader_tools_on_path
+
+    ensure_nbgrader_tools_on_path()
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    with tempfile.TemporaryDirectory(prefix="lecturekit-bench-grading-") as tmp:
+        template = Path(tmp) / "template"
+        template.mkdir()
+        build_course(template, args.part, args.n)
+        students = sorted(p.name for p in (template / "submitted").iterdir())
+        alone = None
+        if not args.skip_nbgrader_alone:
+            alone = time_nbgrader_alone(fresh_copy(template, "alone"), args.part, students)
+        serial, max_score = time_lecturekit(fresh_copy(template, "serial"), args.part, 1, args.cell_timeout)
+        parallel, _ = time_lecturekit(fresh_copy(template, "parallel"), args.part, args.workers, args.cell_timeout)
+
+    per_min = lambda seconds: 60.0 * args.n / seconds  # noqa: E731
+    record = {
+        "benchmark": "grading",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                    "cpu_count": os.cpu_count(), "python": platform.python_version()},
+        "part": args.part, "submissions": args.n, "workers": args.workers, "max_score": max_score,
+        "seconds": {"nbgrader_alone_serial": alone, "lecturekit_serial": serial, "lecturekit_parallel": parallel},
+        "submissions_per_minute": {"nbgrader_alone_serial": per_min(alone) if alone else None,
+                                   "lecturekit_serial": per_min(serial), "lecturekit_parallel": per_min(parallel)},
+        "speedup_parallel_vs_serial": serial / parallel,
+        "speedup_parallel_vs_nbgrader_alone": (alone / parallel) if alone else None,
+    }
+    if alone:
+        print(f"nbgrader alone (serial):   {alone:7.1f} s  {per_min(alone):6.1f} submissions/min")
+    print(f"lecturekit, 1 worker:      {serial:7.1f} s  {per_min(serial):6.1f} submissions/min")
+    print(f"lecturekit, {args.workers} workers:     {parallel:7.1f} s  {per_min(parallel):6.1f} submissions/min")
+    print(f"speed-up {args.workers} workers / 1 worker: {serial / parallel:.2f}x"
+          + (f"; vs nbgrader alone: {alone / parallel:.2f}x" if alone else "")
+          + f"  ({args.n} submissions of {args.part}, {os.cpu_count()} CPUs)")
+    out = ROOT / "bench" / "results" / "grading.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
