@@ -1,0 +1,217 @@
+"""Real-data benchmark of the heatmap CNN against DeepLabCut's published accuracy.
+
+Data: ``../shared/data/dlc-openfield`` (116 labelled 640x480 frames, 4 body parts) and
+``../shared/data/dlc-reaching`` (56 labelled 832x747 frames, 5 body parts); skipped with a
+message when ``../shared/data`` is absent. Each project is split by a fixed seed into a training
+half and a test half (``split_half`` below); the model is the course's
+:func:`lecturekit.cnn.pretrained_pose_net` (ImageNet EfficientNet-Lite0 + deconvolution head,
+stride 4): its high-resolution trunk stays frozen (ImageNet), its stride-16 blocks and the head
+are fine-tuned on the CPU on cached trunk features of random crops around the animal with
+rotation, scale, brightness/contrast and occlusion augmentation (keypoints moved with the crop),
+and it is
+evaluated on the full test frames with argmax + quadratic subpixel decoding. The reported figure
+is DeepLabCut's: RMSE in full-resolution pixels over all labelled test keypoints.
+
+Published anchors on dlc-openfield (DeepLabCut papers/docs): human labelling variability 2.69 px,
+DeepLabCut ResNet-50 (TensorFlow) 3.09 px test RMSE, DeepLabCut 3 PyTorch ResNet-50 2.01 px
+(those were trained for hours on a GPU on the full data set; the example here is a subset).
+
+Run: ``.venv/bin/python bench/bench_cnn_realdata.py`` (about 10 min on 2 CPU cores); results go
+to ``bench/results/cnn_realdata.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "bench" / "results" / "cnn_realdata.json"
+
+from lecturekit import augment, cnn, deeplabcut, heatmaps, pretrained  # noqa: E402
+
+ANCHORS = {
+    "dlc-openfield": {"human labelling variability": 2.69, "DeepLabCut ResNet-50 (TF)": 3.09,
+                      "DeepLabCut 3 PyTorch ResNet-50": 2.01},
+    "dlc-reaching": {},
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Per-project training set-up: input scale (1 = full resolution), crop size (px, at that scale),
+    target width sigma (px at that scale), augmented crops per training frame, epochs over them."""
+
+    scale: float
+    crop: int
+    sigma: float
+    n_aug: int
+    epochs: int
+
+
+SETTINGS = {"dlc-openfield": Setting(scale=1.0, crop=192, sigma=4.0, n_aug=4, epochs=8),
+            "dlc-reaching": Setting(scale=0.5, crop=224, sigma=3.0, n_aug=4, epochs=8)}
+HEAD_WIDTH = 16
+
+
+def split_half(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed train/test split: a seeded permutation, first half for training."""
+    perm = np.random.default_rng(seed).permutation(n)
+    return np.sort(perm[: n // 2]), np.sort(perm[n // 2:])
+
+
+def crop_affines(rng, keypoints, visible, scale: float, crop: int, image_size, rotation_deg=25.0,
+                 scale_range=(0.8, 1.25), jitter=0.2, background=0.25) -> np.ndarray:
+    """Random crops: p -> s R (p - centre) + crop centre + t, (B, 2, 3). The centre is the animal's
+    (mean labelled keypoint), or with probability ``background`` a uniform point of the frame (so
+    the network also sees empty arena and learns not to fire there)."""
+    maps = []
+    W, H = image_size
+    for kp, vis in zip(keypoints, visible):
+        centre = kp[vis].mean(0) if vis.any() else np.array([W / 2, H / 2])
+        if rng.random() < background:
+            centre = rng.uniform([0, 0], [W - 1, H - 1])
+        s = scale * np.exp(rng.uniform(np.log(scale_range[0]), np.log(scale_range[1])))
+        t = rng.uniform(-jitter, jitter, 2) * crop
+        A = augment.affine_matrix(rng.uniform(-rotation_deg, rotation_deg), s, (0.0, 0.0), centre)
+        A[:, 2] += (crop - 1) / 2.0 + t - centre
+        maps.append(A)
+    return np.stack(maps)
+
+
+def augmented_crops(rng, images, keypoints, visible, setting: Setting, n_aug: int):
+    """``n_aug`` random augmented crops per frame: images (M, 3, c, c), keypoints (M, K, 2), visible (M, K)."""
+    xs, ks, vs = [], [], []
+    for _ in range(n_aug):
+        A = crop_affines(rng, keypoints, visible, setting.scale, setting.crop, (images.shape[3], images.shape[2]))
+        x = augment.warp_images(images, A, out_shape=(setting.crop, setting.crop))
+        k = augment.transform_keypoints(keypoints, A)
+        v = visible & np.all((k >= 0) & (k <= setting.crop - 1), -1)
+        x = augment.occlude(x, rng, prob=0.25, max_frac=0.2)
+        xs.append(augment.adjust_brightness_contrast(x, rng, brightness=0.3, contrast=0.3))
+        ks.append(k)
+        vs.append(v)
+    return torch.cat(xs), np.concatenate(ks), np.concatenate(vs)
+
+
+def train(model, images, keypoints, visible, setting: Setting, seed=0, log=print):
+    """Fine-tune the last backbone blocks and the head on cached trunk features of augmented crops.
+
+    The stem and the high-resolution blocks stay frozen (ImageNet weights), so their outputs for
+    every augmented crop are computed once (:func:`lecturekit.cnn.cache_trunk_features`); the
+    stride-16 blocks and the deconvolution head are then trained for ``setting.epochs`` epochs.
+    Returns the seconds spent.
+    """
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    start = time.perf_counter()
+    x, k, v = augmented_crops(rng, images, keypoints, visible, setting, setting.n_aug)
+    cached = cnn.cache_trunk_features(model, x)
+    del x
+    log(f"  {len(k)} augmented crops {setting.crop}x{setting.crop}; trunk features cached in "
+        f"{time.perf_counter() - start:.0f} s")
+    tail = cnn.TailPoseNet(model)
+    for p in tail.parameters():
+        p.requires_grad_(True)
+    cnn.train_head_on_features(tail, cached, k, v, (setting.crop, setting.crop), epochs=setting.epochs,
+                               batch_size=16, lr=1e-3, sigma=setting.sigma, pos_weight=4.0, seed=seed,
+                               desc="fine-tuning")
+    return time.perf_counter() - start
+
+
+@torch.no_grad()
+def predict_full(model, images, scale: float, batch_size=4) -> np.ndarray:
+    """Keypoints (N, K, 2) in full-resolution px from whole frames (downscaled by ``scale``)."""
+    N, _, H, W = images.shape
+    A = np.array([[scale, 0.0, 0.0], [0.0, scale, 0.0]])
+    out_shape = (int(round((H - 1) * scale)) + 1, int(round((W - 1) * scale)) + 1)
+    preds = []
+    for i in range(0, N, batch_size):
+        x = images[i:i + batch_size] if scale == 1.0 else augment.warp_images(images[i:i + batch_size], A, out_shape)
+        h = cnn.predict_heatmaps(model, x)
+        pts, _ = heatmaps.decode_heatmaps(h, model.stride, refine="quadratic")
+        preds.append(pts / scale)
+    return np.concatenate(preds)
+
+
+def run_project(name: str, setting: Setting, log=print) -> dict:
+    project = deeplabcut.read_project(DATA / name)
+    frames = deeplabcut.load_frames(project)
+    images = pretrained.imagenet_normalize(frames)
+    kp, vis = project.keypoints, project.visible
+    train_idx, test_idx = split_half(len(frames))
+    log(f"\n== {name}: {len(frames)} frames {frames.shape[2]}x{frames.shape[1]}, body parts {project.bodyparts}; "
+        f"train {len(train_idx)} / test {len(test_idx)} (seed 0)")
+    torch.manual_seed(0)
+    model = cnn.pretrained_pose_net(len(project.bodyparts), width=HEAD_WIDTH)
+    seconds = train(model, images[train_idx], kp[train_idx], vis[train_idx], setting, log=log)
+    pred = predict_full(model, images[test_idx], setting.scale)
+    some_train = train_idx[:12]  # a few training frames: is the test error over-fitting?
+    pred_train = predict_full(model, images[some_train], setting.scale)
+    err = heatmaps.keypoint_errors(pred, kp[test_idx])
+    result = {
+        "frames": int(len(frames)), "image_size": [int(frames.shape[2]), int(frames.shape[1])],
+        "bodyparts": list(project.bodyparts), "train_frames": int(len(train_idx)), "test_frames": int(len(test_idx)),
+        "setting": setting.__dict__, "train_seconds": round(seconds, 1),
+        "test_rmse_px": round(heatmaps.rmse_px(pred, kp[test_idx]), 3),
+        "train_rmse_px_12_frames": round(heatmaps.rmse_px(pred_train, kp[some_train]), 3),
+        "test_median_error_px": round(float(np.nanmedian(err)), 3),
+        "test_rmse_px_per_bodypart": {b: round(float(np.sqrt(np.nanmean(err[:, k] ** 2))), 3)
+                                      for k, b in enumerate(project.bodyparts)},
+        "test_pck_5px": round(heatmaps.pck(pred, kp[test_idx], 5.0), 3),
+        "stride_floor_px_2d": round(heatmaps.quantization_floor(model.stride / setting.scale, two_d=True), 3),
+        "anchors_px": ANCHORS.get(name, {}),
+    }
+    log(f"test RMSE {result['test_rmse_px']:.2f} px (train {result['train_rmse_px_12_frames']:.2f} px, median test error "
+        f"{result['test_median_error_px']:.2f} px, PCK@5px {result['test_pck_5px']:.3f}); "
+        f"{seconds:.0f} s of CPU training")
+    log("  per body part: " + ", ".join(f"{b} {v:.2f}" for b, v in result["test_rmse_px_per_bodypart"].items()))
+    for anchor, value in ANCHORS.get(name, {}).items():
+        log(f"  {anchor:34s} {value:5.2f} px   ours / anchor = {result['test_rmse_px'] / value:.2f}")
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--projects", nargs="*", default=list(SETTINGS))
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 2 crops per frame, 2 epochs (not saved)")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    if not DATA.is_dir():
+        print(f"SKIPPED: real reference data not found at {DATA} (only on maintainers' machines)")
+        return 0
+    torch.set_num_threads(args.threads)
+    results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "machine": f"{platform.node()} {platform.machine()} {platform.processor() or ''}".strip(),
+               "torch_threads": args.threads, "projects": {}}
+    t0 = time.perf_counter()
+    for name in args.projects:
+        if not (DATA / name).is_dir():
+            print(f"SKIPPED {name}: not found under {DATA}")
+            continue
+        s = SETTINGS[name]
+        if args.quick:
+            s = Setting(s.scale, s.crop, s.sigma, n_aug=2, epochs=2)
+        results["projects"][name] = run_project(name, s)
+    results["total_seconds"] = round(time.perf_counter() - t0, 1)
+    print(f"\ntotal wall time {results['total_seconds']:.0f} s")
+    if not args.quick and results["projects"]:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"results written to {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

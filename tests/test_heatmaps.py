@@ -1,0 +1,161 @@
+"""Heatmap targets, the Bernoulli loss, conv2d = sliding patch classifier, decoding, metrics, models."""
+
+import numpy as np
+import pytest
+import torch
+
+from lecturekit import cnn, heatmaps as hm
+
+
+def test_gaussian_targets_peak_at_keypoint_and_follow_the_formula():
+    kp = np.array([[[10.0, 6.0], [3.0, np.nan]]])
+    t = hm.heatmap_targets(kp, (12, 16), stride=1, sigma=2.0)
+    assert t.shape == (1, 2, 12, 16) and t.dtype == np.float32
+    assert t[0, 0, 6, 10] == pytest.approx(1.0)
+    assert t[0, 0, 6, 13] == pytest.approx(np.exp(-9 / 8), rel=1e-6)
+    assert not t[0, 1].any()  # a missing keypoint has an empty channel
+
+
+def test_strided_targets_use_cell_centres_and_disk_targets():
+    assert np.allclose(hm.cell_centers(3, 4), [1.5, 5.5, 9.5])
+    kp = np.array([[[5.5, 9.5]]])
+    t = hm.heatmap_targets(kp, (16, 16), stride=4, sigma=1.0)
+    assert t.shape == (1, 1, 4, 4) and np.unravel_index(t[0, 0].argmax(), (4, 4)) == (2, 1)
+    d = hm.heatmap_targets(np.array([[[8.0, 8.0]]]), (17, 17), kind="disk", radius=3.0)
+    ii, jj = np.mgrid[:17, :17]
+    np.testing.assert_array_equal(d[0, 0], ((ii - 8) ** 2 + (jj - 8) ** 2 <= 9).astype(np.float32))
+    vis = np.array([[False]])
+    assert not hm.heatmap_targets(kp, (16, 16), stride=4, visible=vis).any()
+
+
+def test_loss_is_the_bernoulli_negative_log_likelihood():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(2, 3, 5, 4, generator=g, dtype=torch.float64)
+    y = torch.rand(2, 3, 5, 4, generator=g, dtype=torch.float64)
+    p = torch.sigmoid(a)
+    manual = -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
+    torch.testing.assert_close(hm.heatmap_loss(a, y), manual)
+    mask = torch.tensor([[1, 0, 1], [0, 0, 1]])
+    per = -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean(dim=(2, 3))
+    torch.testing.assert_close(hm.heatmap_loss(a, y, mask), (per * mask).sum() / 3)
+    with pytest.raises(ValueError, match="logits/targets"):
+        hm.heatmap_loss(a, y[:, :2])
+
+
+@pytest.mark.parametrize("standardize", [False, True])
+@pytest.mark.parametrize("padding", ["zeros", "edge"])
+def test_conv2d_equals_the_patch_loop(standardize, padding):
+    rng = np.random.default_rng(0)
+    image, w = rng.uniform(size=(14, 17)), rng.normal(size=(5, 7))
+    got = hm.score_map_conv2d(image, w, 0.3, standardize=standardize, padding=padding)
+    want = hm.score_map_patch_loop(image, w, 0.3, standardize=standardize, padding=padding)
+    np.testing.assert_allclose(got, want, atol=1e-10)
+    np.testing.assert_allclose(hm.probability_map_conv2d(image, w, 0.3, standardize=standardize, padding=padding),
+                               1 / (1 + np.exp(-want)), atol=1e-12)
+
+
+def test_conv2d_reproduces_lecture_1_probability_map():
+    patches = pytest.importorskip("lecturekit.patches")
+    rng = np.random.default_rng(1)
+    image, w = rng.uniform(size=(20, 23)), rng.normal(size=(7, 5))
+    want = patches.probability_map(image, w.ravel(), -0.4, (7, 5))  # lecture 1: linear in raw pixels
+    got = hm.probability_map_conv2d(image, w, -0.4, padding="edge")
+    np.testing.assert_allclose(got, want, atol=1e-10)
+
+
+@pytest.mark.parametrize("stride", [1, 4])
+@pytest.mark.parametrize("refine", ["quadratic", "integral"])
+def test_subpixel_peak_is_recovered_within_a_tenth_of_a_pixel(stride, refine):
+    rng = np.random.default_rng(stride)
+    true = np.column_stack([rng.uniform(12, 50, 20), rng.uniform(12, 36, 20)])[:, None]  # (20, 1, 2)
+    # the windowed mean is unbiased only if the window covers the peak: +-3 cells for sigma = 1 cell
+    sigma = (1.5 if refine == "quadratic" else 1.0) * stride
+    h = hm.heatmap_targets(true, (48, 64), stride=stride, sigma=sigma)
+    pts, scores = hm.decode_heatmaps(h, stride, refine=refine, window=3)
+    assert np.max(np.abs(pts - true)) < 0.1
+    raw, _ = hm.decode_heatmaps(h, stride, refine="none")
+    assert np.max(np.abs(raw - true)) <= stride / 2 + 1e-9  # the argmax alone is off by up to half a cell
+    assert scores.shape == (20, 1) and np.all(scores > 0.5)
+
+
+def test_argmax_decoding_and_logits_flag():
+    h = np.zeros((1, 2, 5, 6))
+    h[0, 0, 3, 4] = 1.0
+    h[0, 1, 0, 0] = 1.0
+    pts, _ = hm.decode_argmax(h, stride=2)
+    np.testing.assert_allclose(pts[0], [[4 * 2 + 0.5, 3 * 2 + 0.5], [0.5, 0.5]])
+    logits = np.where(h > 0, 5.0, -5.0)
+    np.testing.assert_allclose(hm.decode_heatmaps(logits, 2, refine="none", logits=True)[0], pts)
+
+
+def test_quantisation_floor_matches_simulation():
+    rng = np.random.default_rng(0)
+    s = 4
+    x = rng.uniform(0, 400, (200000, 2))
+    rounded = (np.floor(x / s) + 0.5) * s
+    per_coord = np.sqrt(np.mean((rounded - x) ** 2))
+    dist = np.sqrt(np.mean(np.sum((rounded - x) ** 2, -1)))
+    assert per_coord == pytest.approx(hm.quantization_floor(s), rel=0.01)
+    assert dist == pytest.approx(hm.quantization_floor(s, two_d=True), rel=0.01)
+
+
+def test_rmse_and_pck_ignore_missing_keypoints():
+    truth = np.array([[[0.0, 0.0], [np.nan, np.nan], [10.0, 10.0]]])
+    pred = np.array([[[3.0, 4.0], [1.0, 1.0], [10.0, 11.0]]])
+    assert hm.rmse_px(pred, truth) == pytest.approx(np.sqrt((25 + 1) / 2))
+    assert hm.pck(pred, truth, 2.0) == pytest.approx(0.5)
+    np.testing.assert_allclose(hm.pck_curve(pred, truth, [0.5, 2, 5]), [0, 0.5, 1])
+    assert hm.rmse_px(pred, truth, visible=np.array([[False, True, True]])) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="threshold"):
+        hm.pck(pred, truth, np.ones(3))
+
+
+def test_input_validation_messages():
+    with pytest.raises(ValueError, match=r"keypoints: expected shape \(N, K, 2\)"):
+        hm.heatmap_targets(np.zeros((3, 2)), (8, 8))
+    with pytest.raises(ValueError, match="kind"):
+        hm.heatmap_targets(np.zeros((1, 1, 2)), (8, 8), kind="box")
+    with pytest.raises(ValueError, match="refine"):
+        hm.decode_heatmaps(np.zeros((1, 1, 4, 4)), refine="soft")
+    with pytest.raises(ValueError, match="weights"):
+        hm.score_map_conv2d(np.zeros((5, 5)), np.zeros((4, 3)), 0.0)
+
+
+def test_models_output_stride_4_logits_and_training_fits_a_toy_problem():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    N, H, W = 24, 32, 32
+    kp = rng.uniform(6, 26, (N, 1, 2))
+    blobs = hm.heatmap_targets(kp, (H, W), sigma=1.5)  # the keypoint is a bright blob
+    images = torch.as_tensor(np.repeat(blobs, 3, axis=1) * 2 - 0.5 + 0.1 * rng.normal(size=(N, 3, H, W)),
+                             dtype=torch.float32)
+    model = cnn.ScratchCNN(1, width=8)
+    assert model(images[:2]).shape == (2, 1, 8, 8)
+    losses = cnn.train_heatmap_model(model, images, kp, np.ones((N, 1), bool), epochs=25, batch_size=8, lr=3e-3,
+                                     sigma=3.0, progress=False)
+    assert losses[-1] < 0.5 * losses[0]
+    pts, _, heat = cnn.predict_keypoints(model, images)
+    assert heat.shape == (N, 1, 8, 8)
+    assert np.median(np.linalg.norm(pts - kp, axis=-1)) < 3.0  # well inside one 4-px cell
+    head = cnn.UpsamplingHead((4, 6, 8), n_keypoints=3, width=8)
+    feats = [torch.zeros(2, 4, 16, 16), torch.zeros(2, 6, 8, 8), torch.zeros(2, 8, 4, 4)]
+    assert head(feats).shape == (2, 3, 16, 16)
+
+
+def test_heatmap_viewer_draws_a_figure_and_checks_its_arguments():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lecturekit.widgets.heatmaps import draw_heatmap_viewer, heatmap_viewer
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (3, 16, 16, 3), dtype=np.uint8)
+    truth = rng.uniform(2, 14, (3, 2, 2))
+    h = hm.heatmap_targets(truth, (16, 16), stride=4, sigma=3.0)
+    pred, _ = hm.decode_heatmaps(h, 4)
+    fig = heatmap_viewer(images, h, pred, truth, ("nose", "tail_base"))(frame=2, keypoint="tail_base")
+    assert len(fig.axes) == 3 and "frame 2: tail_base" in fig.axes[0].get_title()
+    with pytest.raises(ValueError, match="keypoint"):
+        draw_heatmap_viewer(images, h, pred, truth, ("nose", "tail_base"), keypoint="paw")
+    with pytest.raises(ValueError, match="frame"):
+        draw_heatmap_viewer(images, h, pred, truth, ("nose", "tail_base"), frame=5)
