@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 lab: $(VENV)/.installed
-	$(BIN)/jupyter lab notebooks/00_welcome/00_welcome.ipynb --notebook-dir=notebooks --port=$(PORT) $(if $(HEADLESS),--no-browser --ServerApp.ip=127.0.0.1,)
+	$(BIN)/jupyter lab notebooks/00_welcome/00_welcome.ipynb --notebook-dir=notebooks --port=$(PORT) $(if $(HEADLESS),--no-browser --ServerApp.ip=127.0.0.1,) $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest tests solutions --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_ARGS)
