@@ -16,8 +16,11 @@ runs per point in Python (about 10 s per 60 frames here), so its column is compu
 column is skipped with a message.
 
     .venv/bin/python bench/bench_gimbal.py [--frames 1000] [--sweeps 150] [--burn-in 50] [--anipose-frames 60]
+    .venv/bin/python bench/bench_gimbal.py --sweeps-only [--frames 1000] [--sweeps 30] [--repeats 5]
 
-Results: bench/results/gimbal.json and gimbal.txt (date, machine, load average).
+Results: bench/results/gimbal.json and gimbal.txt (date, machine, load average); --sweeps-only
+measures only Gibbs sweeps per second (20% outliers, median of --repeats runs, wall-clock and per
+CPU-second of this process) and writes bench/results/gimbal_sweeps.json and gimbal_sweeps.txt.
 """
 
 from __future__ import annotations
@@ -99,15 +102,58 @@ def run_anipose(subsets: dict) -> tuple[dict | None, str]:
             return {k: data[k] for k in data.files}, f"aniposelib triangulate_optim: {time.perf_counter() - start:.0f} s"
 
 
+def sweeps_only(args) -> None:
+    """Sweeps per second at args.frames frames (20% outliers), median of args.repeats runs."""
+    cameras, skeleton = synth.default_rig(), synth.rodent_skeleton()
+    mocap, multiview = datasets.load("mocap"), datasets.load("multiview")
+    y = detections(multiview, args.frames, 0.2, skeleton).points2d
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start_positions = triangulation.triangulate_ransac(cameras, y, threshold=15.0)
+    sampler = GimbalSampler(fit_prior(mocap, cameras, skeleton, 0.2), cameras, y)
+    rng = np.random.default_rng(0)
+    state = sampler.initial_state(start_positions, rng)
+    state, _ = sampler.run(state, 3, rng, progress=False)                # warm-up
+    wall, cpu = [], []
+    for _ in range(args.repeats):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        state, _ = sampler.run(state, args.sweeps, rng, progress=False, keep=())
+        wall.append(args.sweeps / (time.perf_counter() - start))
+        cpu.append(args.sweeps / (time.process_time() - cpu_start))
+    lines = [f"# GIMBAL sweeps/s {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}",
+             f"machine: {platform.node() or 'vm'} {platform.machine()} {os.cpu_count()} CPUs; load average at the end "
+             f"{os.getloadavg()[0]:.1f} (shared machine)",
+             f"data: multiview, {args.frames} frames x {skeleton.K} keypoints x {len(cameras)} cameras, 20% outliers; "
+             f"{args.repeats} runs of {args.sweeps} sweeps",
+             f"sweeps per second: median {np.median(wall):.1f} wall-clock (runs {', '.join(f'{v:.1f}' for v in wall)}); "
+             f"median {np.median(cpu):.1f} per CPU-second (runs {', '.join(f'{v:.1f}' for v in cpu)}); goal >= 20"]
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_save:
+        out_dir = ROOT / "bench" / "results"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "gimbal_sweeps.txt").write_text(text + "\n")
+        (out_dir / "gimbal_sweeps.json").write_text(json.dumps(
+            {"date": lines[0].split()[-1], "machine": lines[1], "args": vars(args), "sweeps_per_s": wall,
+             "sweeps_per_cpu_s": cpu, "median_sweeps_per_s": float(np.median(wall)),
+             "median_sweeps_per_cpu_s": float(np.median(cpu))}, indent=1))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=1000)
-    ap.add_argument("--sweeps", type=int, default=150)
+    ap.add_argument("--sweeps", type=int, default=None, help="default 150 (30 per run with --sweeps-only)")
     ap.add_argument("--burn-in", type=int, default=50)
     ap.add_argument("--anipose-frames", type=int, default=60)
     ap.add_argument("--rates", type=float, nargs="+", default=[0.0, 0.1, 0.2])
     ap.add_argument("--no-save", action="store_true")
+    ap.add_argument("--sweeps-only", action="store_true", help="only time Gibbs sweeps (no accuracy table)")
+    ap.add_argument("--repeats", type=int, default=5, help="timing runs for --sweeps-only (median reported)")
     args = ap.parse_args(argv)
+    if args.sweeps is None:
+        args.sweeps = 30 if args.sweeps_only else 150
+    if args.sweeps_only:
+        return sweeps_only(args)
 
     cameras, skeleton = synth.default_rig(), synth.rodent_skeleton()
     mocap, multiview = datasets.load("mocap"), datasets.load("multiview")

@@ -20,6 +20,14 @@ estimates"). One sweep updates, in turn, each block from its conditional:
 Submodel switches: ``temporal=False`` (no temporal factor), ``outlier_model=False`` (one
 Gaussian), ``infer_heading=False`` (heading fixed at 0), one state (fit with n_states=1), and
 Model 2 = GIMBAL with one state and kappa = 0 (:func:`model.uniform_direction_params`).
+
+Implementation (speed; bench/bench_gimbal.py --sweeps-only): the position move, which is most
+of a sweep, works on component-major float64 arrays (a (n, K, 3) field as (3, n, K), 3x3 blocks
+as (3, 3, n, K), Jacobians as (C, 3, 2, n, K)), so every step is a handful of elementwise
+operations on long contiguous arrays: camera coordinates as one (3C, 3) @ (3, N) product,
+Jacobian rows as R_c^T times a 3-vector per point, the Gauss-Newton sums over cameras whitened
+once and reduced by einsum, 3x3 inverses by cofactors, even/odd frame blocks copied contiguous
+once per sweep. The random stream and the target are those of the plain formulation.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ import numpy as np
 
 from .hmm import ffbs, sample_transition_matrix
 from .model import GimbalParams, rotate_about_z, bone_directions
-from .vmf import sample_vmf, vmf_log_normalizer, natural_to_mean
+from .vmf import _sample_vmf_trusted, vmf_log_normalizer, natural_to_mean
 
 __all__ = ["GibbsState", "GimbalSampler", "interpolate_missing", "initial_positions", "run_chains"]
 
@@ -88,36 +96,68 @@ def initial_positions(cameras, observations, method: str = "ransac", threshold: 
     raise ValueError(f"method: expected 'ransac', 'median' or 'dlt', got {method!r}")
 
 
-def _inv3(M):
-    """Inverse and determinant of stacked 3x3 matrices (..., 3, 3), by cofactors."""
-    a, b, c = M[..., 0, 0], M[..., 0, 1], M[..., 0, 2]
-    d, e, f = M[..., 1, 0], M[..., 1, 1], M[..., 1, 2]
-    g, h, i = M[..., 2, 0], M[..., 2, 1], M[..., 2, 2]
-    A, B, Cc = e * i - f * h, f * g - d * i, d * h - e * g
-    det = a * A + b * B + c * Cc
-    adj = np.stack([np.stack([A, c * h - b * i, b * f - c * e], -1),
-                    np.stack([B, a * i - c * g, c * d - a * f], -1),
-                    np.stack([Cc, b * g - a * h, a * e - b * d], -1)], -2)
-    return adj / det[..., None, None], det
+# ---- stacked 3x3 algebra, component-major: a matrix is (3, 3, ...), a vector (3, ...) ---------
+# (Elementwise arithmetic on contiguous per-component arrays: numpy's stacked matmul and
+# reductions over a trailing axis of length 3 are several times slower for tiny matrices.)
+
+def _inv3c(M):
+    """Inverse and determinant of stacked 3x3 matrices M (3, 3, ...) by cofactors."""
+    a, b, c = M[0, 0], M[0, 1], M[0, 2]
+    d, e, f = M[1, 0], M[1, 1], M[1, 2]
+    g, h, i = M[2, 0], M[2, 1], M[2, 2]
+    out = np.empty_like(M)
+    out[0, 0] = e * i - f * h
+    out[1, 0] = f * g - d * i
+    out[2, 0] = d * h - e * g
+    det = a * out[0, 0] + b * out[1, 0] + c * out[2, 0]
+    out[0, 1] = c * h - b * i
+    out[0, 2] = b * f - c * e
+    out[1, 1] = a * i - c * g
+    out[1, 2] = c * d - a * f
+    out[2, 1] = b * g - a * h
+    out[2, 2] = a * e - b * d
+    out /= det
+    return out, det
 
 
-def _chol3(M):
-    """Lower Cholesky factor of stacked SPD 3x3 matrices (..., 3, 3)."""
+def _chol3c(M):
+    """Lower Cholesky factor of stacked SPD 3x3 matrices M (3, 3, ...); upper entries 0."""
     L = np.zeros_like(M)
-    l00 = np.sqrt(M[..., 0, 0])
-    l10 = M[..., 1, 0] / l00
-    l20 = M[..., 2, 0] / l00
-    l11 = np.sqrt(M[..., 1, 1] - l10**2)
-    l21 = (M[..., 2, 1] - l20 * l10) / l11
-    l22 = np.sqrt(M[..., 2, 2] - l20**2 - l21**2)
-    L[..., 0, 0], L[..., 1, 0], L[..., 2, 0] = l00, l10, l20
-    L[..., 1, 1], L[..., 2, 1], L[..., 2, 2] = l11, l21, l22
+    L[0, 0] = np.sqrt(M[0, 0])
+    L[1, 0] = M[1, 0] / L[0, 0]
+    L[2, 0] = M[2, 0] / L[0, 0]
+    L[1, 1] = np.sqrt(M[1, 1] - L[1, 0] ** 2)
+    L[2, 1] = (M[2, 1] - L[2, 0] * L[1, 0]) / L[1, 1]
+    L[2, 2] = np.sqrt(M[2, 2] - L[2, 0] ** 2 - L[2, 1] ** 2)
     return L
 
 
-def _mv3(M, v):
-    """Stacked 3x3 matrix times 3-vector: (..., 3, 3), (..., 3) -> (..., 3)."""
-    return np.sum(M * v[..., None, :], axis=-1)
+def _mv3c(M, v):
+    """Stacked 3x3 matrix times 3-vector, component-major: (3, 3, ...), (3, ...) -> (3, ...)."""
+    out = M[:, 0] * v[0]
+    out += M[:, 1] * v[1]
+    out += M[:, 2] * v[2]
+    return out
+
+
+def _comps(a, n_trailing: int):
+    """View of a (..., 3) or (..., 3, 3) array with its trailing axes moved to the front."""
+    return np.moveaxis(a, tuple(range(-n_trailing, 0)), tuple(range(n_trailing)))
+
+
+def _uncomps(a, n_leading: int):
+    """Inverse of :func:`_comps`: leading component axes moved to the back (a view)."""
+    return np.moveaxis(a, tuple(range(n_leading)), tuple(range(-n_leading, 0)))
+
+
+def _J_view(J):
+    """Jacobians (C, 3, 2, ...) as a (C, ..., 2, 3) view."""
+    return np.moveaxis(J, (1, 2), (-1, -2))
+
+
+def _J_base(J):
+    """Inverse of :func:`_J_view`: (C, ..., 2, 3) -> (C, 3, 2, ...) view."""
+    return np.moveaxis(J, (-1, -2), (1, 2))
 
 
 class GimbalSampler:
@@ -126,6 +166,10 @@ class GimbalSampler:
     params: GimbalParams; cameras: list of geometry.Camera (C); observations: (C, T, K, 2) px,
     NaN = missing. Switches: temporal, outlier_model, infer_heading, infer_transition;
     dirichlet: pseudo-count of Lambda's Dirichlet prior.
+
+    Internally the position update works on component-major arrays (a vector field (n, K, 3)
+    is stored as (3, n, K), 3x3 blocks as (3, 3, n, K), Jacobians as (C, 3, 2, n, K)); the
+    private methods still take and return the batch-first shapes, as views of those arrays.
     """
 
     def __init__(self, params: GimbalParams, cameras, observations, *, temporal: bool = True,
@@ -150,11 +194,16 @@ class GimbalSampler:
         self.y = np.where(self.mask[..., None], y, 0.0)
         self.beta = np.broadcast_to(params.outlier_prob, (C, K)).astype(float) if outlier_model \
             else np.zeros((C, K))
-        self._R = np.stack([c.R for c in cameras])
-        self._t = np.stack([c.t for c in cameras])
-        self._Kf = np.stack([c.K[:2, :2] for c in cameras])
-        self._cc = np.stack([c.K[:2, 2] for c in cameras])
-        self._k1 = np.array([c.k1 for c in cameras])
+        self._R = np.stack([c.R for c in cameras]).astype(float)
+        self._t = np.stack([c.t for c in cameras]).astype(float)
+        self._Kf = np.stack([c.K[:2, :2] for c in cameras]).astype(float)
+        self._cc = np.stack([c.K[:2, 2] for c in cameras]).astype(float)
+        self._k1 = np.array([c.k1 for c in cameras], dtype=float)
+        # camera constants, precomputed: rows of all rotations stacked axis-major (3C, 3), so
+        # camera coordinates of N points are one (3C, 3) @ (3, N) product
+        self._R_rows = np.ascontiguousarray(self._R.transpose(1, 0, 2).reshape(3 * C, 3))
+        self._RT = np.ascontiguousarray(self._R.transpose(0, 2, 1))
+        self._skew = bool(np.any(self._Kf[:, 0, 1] != 0) or np.any(self._Kf[:, 1, 0] != 0))
         self._build_prior()
         self._tree_levels()
 
@@ -180,83 +229,159 @@ class GimbalSampler:
         else:
             diag += init_w
         self._A = L[None] + diag[:, :, None] * np.eye(K)[None]            # (T, K, K) per axis
+        self._diagA = np.ascontiguousarray(self._A[:, np.arange(K), np.arange(K)])   # (T, K)
         self._L_off = L - np.diag(np.diag(L))                             # the tree's off-diagonal part
+        self._L_offT = np.ascontiguousarray(self._L_off.T)
         self._init_w = np.zeros(T)
         self._init_w[0 if self.temporal else slice(None)] = init_w
         self._bone_w = np.where(p.parents >= 0, p.rho / p.sigma2, 0.0)   # (K,)
+        # the directions' linear term as one K x K map: b[j] += bone_w[j] u[j] - sum_{pi(k)=j} bone_w[k] u[k]
+        B = np.diag(self._bone_w)
+        for k in np.flatnonzero(p.parents >= 0):
+            B[k, p.parents[k]] -= self._bone_w[k]
+        self._bone_map = B
 
     def _prior_linear(self, x, u, frames):
         """Linear term b_t (n, K, 3) of the prior on frames given neighbours and directions."""
+        bc = self._prior_linear_c(x, u, frames)
+        return _uncomps(bc, 1)
+
+    def _prior_linear_c(self, x, u, frames):
+        """Component-major (3, n, K) linear term of the prior on frames (see :meth:`_prior_linear`)."""
         p = self.params
-        wt = self._w_time[None, :, None]
-        b = np.zeros((len(frames), p.n_keypoints, 3))
-        prev, nxt = frames - 1, frames + 1
-        has_prev, has_next = prev >= 0, nxt < self.T
-        b += np.where(has_prev[:, None, None], wt * x[np.maximum(prev, 0)], 0.0)
-        b += np.where(has_next[:, None, None], wt * x[np.minimum(nxt, self.T - 1)], 0.0)
-        scaled = self._bone_w[None, :, None] * u[frames]
-        b += scaled
-        np.subtract.at(b, (slice(None), np.where(p.parents >= 0, p.parents, 0)), scaled * (p.parents >= 0)[None, :, None])
-        b += self._init_w[frames, None, None] * p.init_mean
+        frames = np.asarray(frames)
+        uc = np.ascontiguousarray(_comps(u[frames], 1))                   # (3, n, K)
+        b = uc @ self._bone_map                                           # (3, n, K)
+        wt = self._w_time
+        if np.any(wt):
+            prev, nxt = frames - 1, frames + 1
+            has_prev, has_next = prev >= 0, nxt < self.T
+            xp = _comps(x[np.maximum(prev, 0)], 1) * np.where(has_prev, 1.0, 0.0)[:, None]
+            xn = _comps(x[np.minimum(nxt, self.T - 1)], 1) * np.where(has_next, 1.0, 0.0)[:, None]
+            b += wt * (xp + xn)
+        iw = self._init_w[frames]
+        nz = np.flatnonzero(iw)
+        if len(nz):
+            b[:, nz] += (iw[nz, None, None] * np.asarray(p.init_mean, dtype=float)).transpose(2, 0, 1)
         return b
 
     # ---- projection, Jacobian -------------------------------------------------------------
-    def _project(self, x, frames, jacobian: bool):
-        """Pixels (C, n, K, 2), validity (C, n, K) and optionally Jacobians (C, n, K, 2, 3).
-
-        Written with elementwise arithmetic (tiny stacked matmuls are slow in numpy)."""
+    def _project_c(self, x, jacobian: bool):
+        """Component-major projection of x (n, K, 3): pixels (2, C, n, K), validity (C, n, K) and
+        optionally Jacobians (C, 3, 2, n, K): [c, j, r] = d pixel_r / d x_j."""
         R, t, Kf, cc = self._R, self._t, self._Kf, self._cc
         C, (n, K) = len(R), x.shape[:2]
-        flat = x.reshape(n * K, 3)
-        # camera coordinates, one contiguous (C, n*K) array per axis (three matrix products)
-        cx, cy, z = ((flat @ R[:, a, :].T).T + t[:, a, None] for a in range(3))
+        N = n * K
+        cam = (self._R_rows @ _comps(x, 1).reshape(3, N)).reshape(3, C, N)
+        cam += t.T[:, :, None]
+        cx, cy, z = cam
         ok = z > 1e-6
         inv_z = 1.0 / np.where(ok, z, 1.0)
         nx, ny = cx * inv_z, cy * inv_z
         k1 = self._k1[:, None]
-        fac = 1.0 + k1 * (nx * nx + ny * ny)
-        dx, dy = nx * fac, ny * fac
+        distorted = bool(np.any(self._k1))
+        if distorted:
+            fac = 1.0 + k1 * (nx * nx + ny * ny)
+            dx, dy = nx * fac, ny * fac
+        else:
+            dx, dy = nx, ny
         K00, K01, K10, K11 = (Kf[:, i, j, None] for i, j in ((0, 0), (0, 1), (1, 0), (1, 1)))
-        pix = np.stack([K00 * dx + K01 * dy + cc[:, 0, None], K10 * dx + K11 * dy + cc[:, 1, None]], -1)
-        pix, ok = pix.reshape(C, n, K, 2), ok.reshape(C, n, K)
+        pix = np.empty((2, C, N))
+        if self._skew:
+            np.add(K00 * dx + K01 * dy, cc[:, 0, None], out=pix[0])
+            np.add(K10 * dx + K11 * dy, cc[:, 1, None], out=pix[1])
+        else:
+            np.add(K00 * dx, cc[:, 0, None], out=pix[0])
+            np.add(K11 * dy, cc[:, 1, None], out=pix[1])
+        pix, ok = pix.reshape(2, C, n, K), ok.reshape(C, n, K)
         if not jacobian:
             return pix, ok, None
-        Rb = R[:, None]                                                   # (C, 1, 3, 3)
-        iz = inv_z[..., None]
-        dnx = (Rb[..., 0, :] - nx[..., None] * Rb[..., 2, :]) * iz       # d nx / d x  (C, nK, 3)
-        dny = (Rb[..., 1, :] - ny[..., None] * Rb[..., 2, :]) * iz
-        if np.any(self._k1):
-            proj = 2.0 * k1[..., None] * (nx[..., None] * dnx + ny[..., None] * dny)
-            ddx = fac[..., None] * dnx + nx[..., None] * proj
-            ddy = fac[..., None] * dny + ny[..., None] * proj
+        # J = G(n) [I, -n] R / z with G = Kf (fac I + 2 k1 n n^T) the 2x2 pixel-from-normalised map:
+        # row r of J is R^T (G_r0, G_r1, -(G_r0 nx + G_r1 ny)) / z, one 3x3 @ 3x2N product per camera
+        coef = np.zeros((C, 3, 2, N))
+        if distorted:
+            two_k1 = 2.0 * k1
+            d00 = fac + two_k1 * nx * nx
+            d01 = two_k1 * nx * ny
+            d11 = fac + two_k1 * ny * ny
+            d00 *= inv_z
+            d01 *= inv_z
+            d11 *= inv_z
+            if self._skew:
+                G = ((K00 * d00 + K01 * d01, K00 * d01 + K01 * d11), (K10 * d00 + K11 * d01, K10 * d01 + K11 * d11))
+            else:
+                G = ((K00 * d00, K00 * d01), (K11 * d01, K11 * d11))
+        elif self._skew:
+            G = ((K00 * inv_z, K01 * inv_z), (K10 * inv_z, K11 * inv_z))
         else:
-            ddx, ddy = dnx, dny
-        J = np.stack([K00[..., None] * ddx + K01[..., None] * ddy, K10[..., None] * ddx + K11[..., None] * ddy], -2)
-        J = J.reshape(C, n, K, 2, 3)
-        return pix, ok, J
+            G = ((K00 * inv_z, None), (None, K11 * inv_z))
+        for r in range(2):
+            g0, g1 = G[r]
+            q = coef[:, 2, r]
+            if g0 is not None:
+                coef[:, 0, r] = g0
+                np.multiply(g0, nx, out=q)
+            if g1 is not None:
+                coef[:, 1, r] = g1
+                if g0 is not None:
+                    q += g1 * ny
+                else:
+                    np.multiply(g1, ny, out=q)
+            np.negative(q, out=q)
+        J = np.matmul(self._RT, coef.reshape(C, 3, 2 * N))                 # (C, 3, 2N)
+        return pix, ok, J.reshape(C, 3, 2, n, K)
+
+    def _project(self, x, frames, jacobian: bool):
+        """Pixels (C, n, K, 2), validity (C, n, K) and optionally Jacobians (C, n, K, 2, 3)
+        (views of the component-major arrays of :meth:`_project_c`)."""
+        pix, ok, J = self._project_c(x, jacobian)
+        return _uncomps(pix, 1), ok, (None if J is None else _J_view(J))
+
+    def _lik_c(self, pix, ok, J, frames, z, jacobian, block=None):
+        """Per-frame log-likelihood (n,), GN gradient (3, n, K), GN precision (3, 3, n, K) from
+        a component-major projection of frames. block: optional (y (2, C, n, K), mask (C, n, K),
+        z (C, n, K)) of those frames, contiguous.
+
+        With s = 1/std of each detection's mixture component (0 where missing), the residual
+        and the Jacobian are whitened once (s r, s J), so that g = sum (sJ)^T (s r) and
+        H = sum (sJ)^T (sJ) over cameras and pixel axes."""
+        if block is None:
+            block = (self._yc[:, :, frames], self.mask[:, frames], z[:, frames])
+        yc, m, zb = block
+        sw = np.where(zb, 1.0 / self.params.outlier_std, 1.0 / self.params.obs_std)
+        sw *= m
+        sr = yc - pix                                                     # (2, C, n, K); y = 0 where missing
+        sr *= sw
+        ll = -0.5 * np.einsum("rcnk,rcnk->n", sr, sr)
+        bad = m & ~ok
+        if bad.any():
+            ll = np.where(bad.any(axis=(0, 2)), -np.inf, ll)
+        if not jacobian:
+            return ll, None, None
+        if not ok.all():
+            okf = ok.astype(float)
+            sw *= okf
+            sr *= okf
+        sJ = J * sw[:, None, None]                                        # (C, 3, 2, n, K)
+        # sums over (pixel axis, camera) by einsum: no temporaries, one pass each
+        g = np.empty((3,) + m.shape[1:])
+        H = np.empty((3, 3) + m.shape[1:])
+        for f in range(3):
+            np.einsum("crnk,rcnk->nk", sJ[:, f], sr, out=g[f])
+            for e in range(f, 3):                                         # 6 unique entries (symmetric)
+                np.einsum("crnk,crnk->nk", sJ[:, f], sJ[:, e], out=H[f, e])
+                if e != f:
+                    H[e, f] = H[f, e]
+        return ll, g, H
 
     def _log_lik_terms(self, proj, frames, z, jacobian):
         """From a projection (pixels, ok, J) of frames: per-frame log-likelihood (n,),
         GN gradient (n, K, 3) and GN precision (n, K, 3, 3)."""
         pix, ok, J = proj
-        m = self.mask[:, frames]
-        w = np.where(z[:, frames], 1.0 / self.params.outlier_std**2, 1.0 / self.params.obs_std**2) * m
-        r = np.where(m[..., None], self.y[:, frames] - pix, 0.0)
-        ll = -0.5 * np.sum(w * np.sum(r**2, -1), axis=(0, 2))
-        ll = np.where(np.any(m & ~ok, axis=(0, 2)), -np.inf, ll)
+        ll, g, H = self._lik_c(_comps(pix, 1), ok, None if J is None else _J_base(J), frames, z, jacobian)
         if not jacobian:
             return ll, None, None
-        w = np.where(ok, w, 0.0)
-        J0, J1 = J[..., 0, :], J[..., 1, :]                              # (C, n, K, 3) each
-        wJ0, wJ1 = w[..., None] * J0, w[..., None] * J1
-        g = np.sum(wJ0 * r[..., 0:1] + wJ1 * r[..., 1:2], axis=0)
-        H = np.empty(g.shape + (3,))
-        for f in range(3):                                                # 6 unique entries (symmetric)
-            for e in range(f, 3):
-                H[..., f, e] = np.sum(wJ0[..., f] * J0[..., e] + wJ1[..., f] * J1[..., e], axis=0)
-                if e != f:
-                    H[..., e, f] = H[..., f, e]
-        return ll, g, H
+        return ll, _uncomps(g, 1), _uncomps(H, 2)
 
     def _tree_levels(self):
         if not hasattr(self, "_levels"):
@@ -283,6 +408,34 @@ class GimbalSampler:
                 self._grouped.append((ks, np.unique(ps), groups))
         return self._grouped
 
+    def _eliminate_c(self, D, h):
+        """Component-major :meth:`_eliminate`: D (3, 3, n, K) and h (3, n, K) are overwritten
+        (D with its reduced form); returns (Dinv (3, 3, n, K), h~ (3, n, K), log det P, quad)."""
+        c = self._coupling
+        Dinv = np.empty_like(D)
+        logdet = np.zeros(D.shape[2])
+        for ks, ps_unique, first in self._tree_levels_grouped():   # deepest level first
+            inv, det = _inv3c(D[:, :, :, ks])
+            Dinv[:, :, :, ks] = inv
+            logdet += np.log(det).sum(axis=1)
+            ck = c[ks]
+            dD = inv * -(ck**2)
+            dh = _mv3c(inv, h[:, :, ks])
+            dh *= -ck
+            for sel, ps in first:                              # children grouped so parents are unique
+                D[:, :, :, ps] += dD[..., sel]
+                h[:, :, ps] += dh[..., sel]
+        root = self._root
+        inv, det = _inv3c(D[:, :, :, root])
+        Dinv[:, :, :, root] = inv
+        logdet += np.log(det).sum(axis=1)
+        quad = np.einsum("ink,ink->n", h, _mv3c(Dinv, h))
+        return Dinv, h, logdet, quad
+
+    @property
+    def _root(self):
+        return np.flatnonzero(self.params.parents < 0)
+
     def _eliminate(self, D, h):
         """Block LDL^T of the tree-structured precision (leaves first, no fill-in).
 
@@ -290,103 +443,160 @@ class GimbalSampler:
         between k and pi(k) is c_k I. Returns (reduced D~ inverse (n, K, 3, 3), reduced h~,
         log det P (n,), h^T P^{-1} h (n,)).
         """
-        D, h = D.copy(), h.copy()
+        Dinv, hr, logdet, quad = self._eliminate_c(np.array(_comps(D, 2)), np.array(_comps(h, 1)))
+        return _uncomps(Dinv, 2), _uncomps(hr, 1), logdet, quad
+
+    def _tree_sample_c(self, Dinv, h, rng):
+        """Component-major :meth:`_tree_sample`: Dinv (3, 3, n, K), h (3, n, K) -> x (3, n, K)."""
         parents, c = self.params.parents, self._coupling
-        Dinv = np.empty_like(D)
-        logdet = np.zeros(len(D))
-        for ks, ps_unique, first in self._tree_levels_grouped():   # deepest level first
-            inv, det = _inv3(D[:, ks])
-            Dinv[:, ks] = inv
-            logdet += np.sum(np.log(det), axis=1)
-            ck = c[ks][None, :, None]
-            dD = -(ck[..., None] ** 2) * inv
-            dh = -ck * _mv3(inv, h[:, ks])
-            for sel, ps in first:                              # children grouped so parents are unique
-                D[:, ps] += dD[:, sel]
-                h[:, ps] += dh[:, sel]
-        root = np.flatnonzero(parents < 0)
-        inv, det = _inv3(D[:, root])
-        Dinv[:, root] = inv
-        logdet += np.sum(np.log(det), axis=1)
-        quad = np.sum(h * _mv3(Dinv, h), axis=(1, 2))
-        return Dinv, h, logdet, quad
+        n, K = h.shape[1:]
+        if rng is not None:
+            eps = _comps(rng.standard_normal((n, K, 3)), 1)
+            chol = _chol3c(Dinv)
+        x = np.zeros((3, n, K))
+        root = self._root
+        Dr = Dinv[:, :, :, root]
+        x[:, :, root] = _mv3c(Dr, h[:, :, root])
+        if rng is not None:
+            x[:, :, root] += _mv3c(chol[:, :, :, root], eps[:, :, root])
+        for ks in reversed(self._tree_levels()):         # shallowest level first
+            rhs = h[:, :, ks] - c[ks] * x[:, :, parents[ks]]
+            xk = _mv3c(Dinv[:, :, :, ks], rhs)
+            if rng is not None:
+                xk += _mv3c(chol[:, :, :, ks], eps[:, :, ks])
+            x[:, :, ks] = xk
+        return x
 
     def _tree_sample(self, Dinv, h, rng):
         """Draw x ~ N(P^{-1} h, P^{-1}) from the eliminated form, root first (rng None: the
-        mean P^{-1} h). -> (n, K, 3)."""
-        parents, c = self.params.parents, self._coupling
-        n, K = h.shape[:2]
-        chol = _chol3(Dinv)
-        eps = rng.standard_normal((n, K, 3)) if rng is not None else np.zeros((n, K, 3))
-        x = np.zeros((n, K, 3))
-        root = np.flatnonzero(parents < 0)
-        x[:, root] = _mv3(Dinv[:, root], h[:, root]) + _mv3(chol[:, root], eps[:, root])
-        for ks in reversed(self._tree_levels()):         # shallowest level first
-            rhs = h[:, ks] - c[ks][None, :, None] * x[:, parents[ks]]
-            x[:, ks] = _mv3(Dinv[:, ks], rhs) + _mv3(chol[:, ks], eps[:, ks])
-        return x
+        mean P^{-1} h). Dinv (n, K, 3, 3), h (n, K, 3) -> (n, K, 3)."""
+        return _uncomps(self._tree_sample_c(np.ascontiguousarray(_comps(Dinv, 2)),
+                                            np.ascontiguousarray(_comps(h, 1)), rng), 1)
+
+    def _apply_A_c(self, diagA, xc):
+        """Per-frame prior precision times positions, component-major: diagA (n, K) the
+        diagonal, xc (3, n, K) -> (3, n, K). The off-diagonal part is the same tree for every frame."""
+        out = xc @ self._L_offT
+        out += diagA * xc
+        return out
+
+    def _apply_A(self, A, x):
+        """Per-frame prior precision times positions: A (n, K, K), x (n, K, 3) -> (n, K, 3)."""
+        K = x.shape[1]
+        return _uncomps(self._apply_A_c(A[:, np.arange(K), np.arange(K)], _comps(x, 1)), 1)
 
     def _laplace(self, x_blk, proj, A, b, frames, z):
         """At x: log target (n,), and the Gauss-Newton proposal N(P^{-1} h, P^{-1}) in
-        eliminated form: (Dinv, h~, log det P, h^T P^{-1} h, A, H) with h = b + g + H x."""
-        ll, g, H = self._log_lik_terms(proj, frames, z, True)
-        Ax = self._apply_A(A, x_blk)
-        log_target = ll - 0.5 * np.sum(x_blk * Ax, axis=(1, 2)) + np.sum(b * x_blk, axis=(1, 2))
-        K = x_blk.shape[1]
-        diagA = A[:, np.arange(K), np.arange(K)]
-        D = H + diagA[..., None, None] * np.eye(3)
-        info = b + g + _mv3(H, x_blk)
-        Dinv, h_red, logdet, quad = self._eliminate(D, info)
-        return log_target, (Dinv, h_red, logdet, quad, A, H, info)
+        eliminated form: (Dinv, h~, log det P, h^T P^{-1} h, ...) with h = b + g + H x.
 
-    def _apply_A(self, A, x):
-        """Per-frame prior precision times positions: A (n, K, K), x (n, K, 3) -> (n, K, 3).
-        The off-diagonal part is the same tree for every frame: one matrix product."""
-        K = x.shape[1]
-        diag = A[:, np.arange(K), np.arange(K)]
-        return np.swapaxes(np.tensordot(x, self._L_off, axes=([1], [1])), 1, 2) + diag[..., None] * x
+        x_blk (n, K, 3), proj: (pixels, ok, J) of those frames (batch-first views), A (n, K, K),
+        b (n, K, 3). Dinv (n, K, 3, 3) and h~ (n, K, 3) are views of component-major arrays."""
+        pix, ok, J = proj
+        K = x_blk.shape[1]
+        return self._laplace_c(_comps(x_blk, 1), (_comps(pix, 1), ok, _J_base(J)),
+                               A[:, np.arange(K), np.arange(K)], _comps(b, 1), frames, z)
+
+    def _laplace_c(self, xc, proj_c, diagA, bc, frames, z, block=None):
+        ll, g, H = self._lik_c(*proj_c, frames, z, True, block)
+        Ax = self._apply_A_c(diagA, xc)
+        log_target = ll + np.einsum("ink,ink->n", xc, bc - 0.5 * Ax)
+        D = H.copy()
+        for i in range(3):
+            D[i, i] += diagA
+        info = _mv3c(H, xc)
+        info += bc
+        info += g
+        Dinv, h_red, logdet, quad = self._eliminate_c(D, info.copy())
+        return log_target, (_uncomps(Dinv, 2), _uncomps(h_red, 1), logdet, quad, diagA, H, info, Dinv, h_red)
 
     def _log_q(self, prop, x_to):
-        """log N(x_to; P^{-1} h, P^{-1}) up to a constant, batched over frames."""
-        Dinv, h_red, logdet, quad, A, H, info = prop
-        xPx = np.sum(x_to * self._apply_A(A, x_to), axis=(1, 2)) \
-            + np.sum(x_to * _mv3(H, x_to), axis=(1, 2))
-        return 0.5 * logdet - 0.5 * xPx + np.sum(info * x_to, axis=(1, 2)) - 0.5 * quad
+        """log N(x_to; P^{-1} h, P^{-1}) up to a constant, batched over frames. x_to (n, K, 3)."""
+        return self._log_q_c(prop, _comps(x_to, 1))
+
+    def _log_q_c(self, prop, xc):
+        _, _, logdet, quad, diagA, H, info = prop[:7]
+        Px = self._apply_A_c(diagA, xc)
+        Px += _mv3c(H, xc)
+        Px *= -0.5
+        Px += info
+        return 0.5 * logdet + np.einsum("ink,ink->n", xc, Px) - 0.5 * quad
 
     def _update_positions(self, x, u, z, rng, proj):
+        """One Metropolis-Hastings position move on even, then odd frames. x (T, K, 3), u
+        (T, K, 3), z (C, T, K); proj: (pixels, ok, J) at x as from :meth:`_project`.
+        Returns (new x, acceptance fraction, projection at the new x)."""
         x = x.copy()
-        proj = tuple(a.copy() for a in proj)
+        pix, ok, J = (_comps(proj[0], 1), proj[1], _J_base(proj[2]))    # (2, C, T, K), (C, T, K), (C, 3, 2, T, K)
+        new_pix, new_ok, new_J = np.empty(pix.shape), np.empty(ok.shape, dtype=bool), np.empty(J.shape)
         accepted = 0
         for parity in (0, 1):                                   # even frames, then odd frames
             frames = np.arange(parity, self.T, 2)
             if len(frames) == 0:
                 continue
-            A = self._A[frames]
-            b = self._prior_linear(x, u, frames)
-            x0 = x[frames]
-            proj0 = tuple(a[:, frames] for a in proj)
-            lt0, prop0 = self._laplace(x0, proj0, A, b, frames, z)
-            x1 = self._tree_sample(prop0[0], prop0[1], rng)
-            proj1 = self._project(x1, frames, True)
-            lt1, prop1 = self._laplace(x1, proj1, A, b, frames, z)
-            log_ratio = lt1 - lt0 + self._log_q(prop1, x0) - self._log_q(prop0, x1)
+            sl = slice(parity, None, 2)
+            # contiguous copies of this parity's blocks (strided views make every later op slow)
+            block = self._parity_block(parity) + (np.ascontiguousarray(z[:, sl]),)
+            diagA = self._diagA[sl]
+            bc = self._prior_linear_c(x, u, frames)
+            x0 = np.ascontiguousarray(_comps(x[sl], 1))
+            proj0 = (np.ascontiguousarray(pix[:, :, sl]), np.ascontiguousarray(ok[:, sl]),
+                     np.ascontiguousarray(J[:, :, :, sl]))
+            lt0, prop0 = self._laplace_c(x0, proj0, diagA, bc, frames, z, block)
+            x1 = self._tree_sample_c(prop0[7], prop0[8], rng)
+            proj1 = self._project_c(_uncomps(x1, 1), True)
+            lt1, prop1 = self._laplace_c(x1, proj1, diagA, bc, frames, z, block)
+            log_ratio = lt1 - lt0 + self._log_q_c(prop1, x0) - self._log_q_c(prop0, x1)
             accept = np.log(rng.random(len(frames))) < np.where(np.isfinite(log_ratio), log_ratio, -np.inf)
-            x[frames] = np.where(accept[:, None, None], x1, x0)
-            for cached, new in zip(proj, proj1):
-                cached[:, frames[accept]] = new[:, accept]
-            accepted += int(accept.sum())
-        return x, accepted / self.T, proj
+            n_acc = int(accept.sum())
+            if n_acc < len(frames):                             # keep the old state where rejected
+                keep = ~accept
+                x1[:, keep] = x0[:, keep]
+                for new, old in zip(proj1, proj0):
+                    new[..., keep, :] = old[..., keep, :]
+            x[sl] = _uncomps(x1, 1)
+            new_pix[:, :, sl], new_ok[:, sl], new_J[:, :, :, sl] = proj1
+            accepted += n_acc
+        return x, accepted / self.T, (_uncomps(new_pix, 1), new_ok, _J_view(new_J))
+
+    def _parity_block(self, parity: int):
+        """Contiguous (y (2, C, n, K), mask (C, n, K)) of the frames parity, parity + 2, ..."""
+        if not hasattr(self, "_blocks"):
+            sl0, sl1 = slice(0, None, 2), slice(1, None, 2)
+            self._blocks = tuple((np.ascontiguousarray(self._yc[:, :, sl]), np.ascontiguousarray(self.mask[:, sl]))
+                                 for sl in (sl0, sl1))
+        return self._blocks[parity]
 
     # ---- the exact conditionals -------------------------------------------------------------
+    def _outlier_log_odds(self, projection):
+        """Unnormalised log p(z = 0 | x, y) and log p(z = 1 | x, y), each (C, T, K), and the
+        validity (C, T, K) of a projection (pixels, ok, J) of all frames."""
+        p = self.params
+        pix, ok, _ = projection
+        pc = _comps(pix, 1)
+        r = self._yc - pc
+        r2 = r[0] * r[0]
+        r2 += r[1] * r[1]
+        log_out = self._log_out_const[:, None, :] - r2 / (2 * p.outlier_std**2)
+        log_in = self._log_in_const[:, None, :] - r2 / (2 * p.obs_std**2)
+        return log_in, log_out, ok
+
+    @property
+    def _yc(self):
+        if not hasattr(self, "_yc_cache"):
+            p = self.params
+            self._yc_cache = np.ascontiguousarray(np.moveaxis(self.y, -1, 0))      # (2, C, T, K)
+            with np.errstate(divide="ignore"):
+                self._log_out_const = np.log(self.beta) - 2 * np.log(p.outlier_std)
+                self._log_in_const = np.log1p(-self.beta) - 2 * np.log(p.obs_std)
+        return self._yc_cache
+
     def sample_outliers(self, x, rng, projection=None):
         """z | x, y: (C, T, K) bool. projection: optional cached (pixels, ok, J) at x."""
         if not self.outlier_model:
             return np.zeros(self.mask.shape, dtype=bool)
-        p = self.params
-        pix, ok, _ = self._project(x, np.arange(self.T), False) if projection is None else projection
-        r2 = np.sum((self.y - pix) ** 2, -1)
-        log_out = np.log(self.beta)[:, None, :] - 2 * np.log(p.outlier_std) - r2 / (2 * p.outlier_std**2)
-        log_in = np.log1p(-self.beta)[:, None, :] - 2 * np.log(p.obs_std) - r2 / (2 * p.obs_std**2)
+        if projection is None:
+            projection = self._project(x, np.arange(self.T), False)
+        log_in, log_out, ok = self._outlier_log_odds(projection)
         prob = 1.0 / (1.0 + np.exp(np.clip(log_in - log_out, -700, 700)))
         prob = np.where(self.mask & ok, prob, self.beta[:, None, :])
         return rng.random(prob.shape) < prob
@@ -404,7 +614,7 @@ class GimbalSampler:
         """u | x, s, h: (T, K, 3) unit vectors (root rows 0), see :meth:`direction_conditional`."""
         nonroot = self.params.parents >= 0
         mu, kappa = self.direction_conditional(x, heading, states)
-        u = sample_vmf(mu, kappa, rng)
+        u = _sample_vmf_trusted(mu, kappa, rng)
         u[:, ~nonroot] = 0.0
         return u
 
@@ -426,10 +636,13 @@ class GimbalSampler:
     def state_log_likelihoods(self, u, heading):
         """(T, S) log p(u_t | s_t = j, h_t) = sum_k log vMF(u_{t,k}; R(h_t) nu_{j,k}, kappa_{j,k})."""
         p = self.params
-        nonroot = (p.parents >= 0).astype(float)
+        if not hasattr(self, "_state_consts"):
+            nonroot = (p.parents >= 0).astype(float)
+            self._state_consts = (np.ascontiguousarray((p.kappa[..., None] * p.nu).reshape(p.n_states, -1).T),
+                                  (vmf_log_normalizer(p.kappa) * nonroot).sum(1)[None, :])
+        W, const = self._state_consts
         aligned = rotate_about_z(u, -heading[:, None])
-        return np.einsum("sk,skd,tkd->ts", p.kappa, p.nu, aligned) \
-            + (vmf_log_normalizer(p.kappa) * nonroot).sum(1)[None, :]
+        return aligned.reshape(len(u), -1) @ W + const
 
     def sample_states(self, u, heading, transition, rng):
         """s | u, h, Lambda by FFBS: (T,) int."""
@@ -445,11 +658,8 @@ class GimbalSampler:
         for _ in range(int(n_iter)):
             proj = self._project(x, np.arange(self.T), True)
             p = self.params
-            pix, ok, _ = proj
-            r2 = np.sum((self.y - pix) ** 2, -1)
             if self.outlier_model:
-                log_out = np.log(self.beta)[:, None, :] - 2 * np.log(p.outlier_std) - r2 / (2 * p.outlier_std**2)
-                log_in = np.log1p(-self.beta)[:, None, :] - 2 * np.log(p.obs_std) - r2 / (2 * p.obs_std**2)
+                log_in, log_out, _ = self._outlier_log_odds(proj)
                 z = (log_out > log_in) & self.mask
             else:
                 z = np.zeros(self.mask.shape, dtype=bool)

@@ -119,8 +119,13 @@ def sample_vmf(mu, kappa, rng: np.random.Generator, size=None) -> np.ndarray:
         raise TypeError("rng: expected a numpy.random.Generator")
     batch = np.broadcast_shapes(mu.shape[:-1], kappa.shape)
     shape = (tuple(np.atleast_1d(size)) if size is not None else ()) + batch
-    mu = np.broadcast_to(mu, shape + (3,))
-    kappa = np.broadcast_to(kappa, shape)
+    return _sample_vmf_trusted(np.broadcast_to(mu, shape + (3,)), np.broadcast_to(kappa, shape), rng)
+
+
+def _sample_vmf_trusted(mu: np.ndarray, kappa: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """:func:`sample_vmf` without input checks, for the Gibbs sampler's hot loop: mu (..., 3)
+    unit, kappa (...,) >= 0 of the same batch shape. Same random stream as sample_vmf."""
+    shape = kappa.shape
     U = rng.random(shape)
     small = kappa < 1e-8
     k = np.where(small, 1.0, kappa)
@@ -128,8 +133,17 @@ def sample_vmf(mu, kappa, rng: np.random.Generator, size=None) -> np.ndarray:
     w = np.where(small, 2.0 * U - 1.0, np.clip(w, -1.0, 1.0))
     phi = rng.uniform(0.0, 2 * np.pi, shape)
     s = np.sqrt(np.maximum(1.0 - w**2, 0.0))
-    v = np.stack([s * np.cos(phi), s * np.sin(phi), w], axis=-1)
-    return _householder_rotate(mu, v)
+    v0, v1 = s * np.cos(phi), s * np.sin(phi)
+    # Householder reflection H = I - 2 a a^T / |a|^2, a = e3 - mu, maps e3 to mu
+    a0, a1, a2 = -mu[..., 0], -mu[..., 1], 1.0 - mu[..., 2]
+    norm2 = a0 * a0 + a1 * a1 + a2 * a2
+    safe = norm2 > 1e-20
+    scale = np.where(safe, 2.0 * (a0 * v0 + a1 * v1 + a2 * w) / np.where(safe, norm2, 1.0), 0.0)
+    out = np.empty(shape + (3,))
+    out[..., 0] = v0 - scale * a0
+    out[..., 1] = v1 - scale * a1
+    out[..., 2] = w - scale * a2
+    return out
 
 
 def natural_to_mean(theta) -> tuple[np.ndarray, np.ndarray]:
