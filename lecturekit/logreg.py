@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "simulate_problem",
     "sigmoid",
     "log_sigmoid",
     "softplus",
@@ -152,3 +153,19 @@ def predict_proba(w, X) -> np.ndarray:
     if X.ndim != 2 or w.shape != (X.shape[1],):
         raise ValueError(f"X, w: expected X (N, P) and w (P,), got {X.shape} and {w.shape}")
     return sigmoid(X @ w)
+
+
+def simulate_problem(n: int = 300, p: int = 8, *, seed: int = 0, scale: float = 1.0):
+    """A logistic-regression problem with known weights (for tests and demonstrations).
+
+    Features are ``scale`` times standard normals with a bias column of ones last. Returns
+    ``(X, y, w_true, w_random)``: X (n, p), y (n,) in {0, 1} drawn from Bern(sigma(X w_true)),
+    the true weights (p,) and an independent random weight vector (p,) to evaluate functions at.
+    """
+    if n < 1 or p < 2:
+        raise ValueError(f"n, p: expected n >= 1 and p >= 2 (a feature and the bias), got {n}, {p}")
+    rng = np.random.default_rng(seed)
+    X = np.hstack([scale * rng.normal(size=(n, p - 1)), np.ones((n, 1))])
+    w_true = rng.normal(size=p)
+    y = (rng.random(n) < sigmoid(X @ w_true)).astype(float)
+    return X, y, w_true, rng.normal(size=p)

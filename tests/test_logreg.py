@@ -21,11 +21,8 @@ ROOT = release.course_root(__file__)
 
 
 def _problem(N=60, P=5, seed=0, scale=1.0):
-    rng = np.random.default_rng(seed)
-    X = np.hstack([scale * rng.normal(size=(N, P - 1)), np.ones((N, 1))])
-    w_true = rng.normal(size=P)
-    y = (rng.random(N) < logreg.sigmoid(X @ w_true)).astype(float)
-    return rng.normal(size=P), X, y
+    X, y, _, w = logreg.simulate_problem(N, P, seed=seed, scale=scale)
+    return w, X, y
 
 
 def _torch_nll(w, X, y, l2):
@@ -207,3 +204,10 @@ def test_static_figures_show_their_data():
     marker = [ln for ln in fig.axes[1].lines if ln.get_label() == "most likely"][0]
     assert np.allclose(np.r_[marker.get_xdata(), marker.get_ydata()], [5.0, 6.0])
     plt.close(fig)
+
+
+def test_simulated_problem_has_a_bias_column_and_checks_its_size():
+    X, y, w_true, _ = logreg.simulate_problem(50, 4, seed=9)
+    assert X.shape == (50, 4) and np.all(X[:, -1] == 1) and set(np.unique(y)) <= {0.0, 1.0}
+    with pytest.raises(ValueError, match="n, p"):
+        logreg.simulate_problem(10, 1)

@@ -14,10 +14,7 @@ ROOT = release.course_root(__file__)
 
 
 def _problem(N=300, P=8, seed=0, scale=1.0):
-    rng = np.random.default_rng(seed)
-    X = np.hstack([scale * rng.normal(size=(N, P - 1)), np.ones((N, 1))])
-    w_true = rng.normal(size=P)
-    y = (rng.random(N) < logreg.sigmoid(X @ w_true)).astype(float)
+    X, y, _, _ = logreg.simulate_problem(N, P, seed=seed, scale=scale)
     return X, y
 
 
