@@ -125,7 +125,7 @@ def train(model, images, keypoints, visible, setting: Setting, seed=0, log=print
     for p in tail.parameters():
         p.requires_grad_(True)
     cnn.train_head_on_features(tail, cached, k, v, (setting.crop, setting.crop), epochs=setting.epochs,
-                               batch_size=16, lr=1e-3, sigma=setting.sigma, pos_weight=4.0, seed=seed,
+                               batch_size=16, lr=3e-3, sigma=setting.sigma, pos_weight=10.0, seed=seed,
                                desc="fine-tuning")
     return time.perf_counter() - start
 
@@ -147,7 +147,7 @@ def predict_full(model, images, scale: float, batch_size=4) -> np.ndarray:
 
 def run_project(name: str, setting: Setting, log=print) -> dict:
     project = deeplabcut.read_project(DATA / name)
-    frames = deeplabcut.load_frames(project)
+    frames = deeplabcut.load_frames(project, pad=True)  # the reaching project mixes two frame sizes
     images = pretrained.imagenet_normalize(frames)
     kp, vis = project.keypoints, project.visible
     train_idx, test_idx = split_half(len(frames))

@@ -121,15 +121,24 @@ def read_project(project_dir) -> DLCProject:
     return DLCProject(root, tuple(bodyparts), scorer, tuple(paths), np.concatenate(blocks), config)
 
 
-def load_frames(project: DLCProject, indices=None) -> np.ndarray:
-    """The labelled frames as (N, H, W, 3) uint8 (all of them, or ``indices``); frames must share a size."""
+def load_frames(project: DLCProject, indices=None, *, pad: bool = False) -> np.ndarray:
+    """The labelled frames as (N, H, W, 3) uint8 (all of them, or ``indices``).
+
+    Frames must share a size unless ``pad=True``: then each frame is zero-padded at the bottom and
+    right to the largest height and width, so keypoint coordinates (px from the top-left) stay valid.
+    Projects with several videos (e.g. DeepLabCut's reaching example) need it.
+    """
     from PIL import Image
 
     idx = range(len(project.image_paths)) if indices is None else indices
     frames = [np.asarray(Image.open(project.image_paths[i]).convert("RGB")) for i in idx]
     shapes = {f.shape for f in frames}
+    if len(shapes) > 1 and not pad:
+        raise ValueError(f"project: frames have different sizes {sorted(shapes)}; "
+                         "pass pad=True, or load them by indices per video")
     if len(shapes) > 1:
-        raise ValueError(f"project: frames have different sizes {sorted(shapes)}; load them by indices per video")
+        height, width = max(f.shape[0] for f in frames), max(f.shape[1] for f in frames)
+        frames = [np.pad(f, ((0, height - f.shape[0]), (0, width - f.shape[1]), (0, 0))) for f in frames]
     return np.stack(frames)
 
 

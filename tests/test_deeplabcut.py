@@ -73,3 +73,19 @@ def test_real_openfield_project(shared_data):
     assert frames.shape == (2, 480, 640, 3) and frames.dtype == np.uint8
     reaching = dlc.read_project(shared_data / "dlc-reaching")
     assert 0 < np.mean(reaching.visible[:, reaching.bodyparts.index("Tongue")]) < 1  # missing tongues are NaN
+
+
+def test_frames_of_different_sizes_need_padding_which_keeps_pixels_in_place(tmp_path):
+    from PIL import Image
+
+    project_dir = dlc.write_project(tmp_path / "p", np.zeros((2, 4, 6, 3), np.uint8),
+                                    np.full((2, 1, 2), 1.0), ("nose",))
+    project = dlc.read_project(project_dir)
+    small = (np.arange(3 * 3 * 3, dtype=np.uint8) + 1).reshape(3, 3, 3)
+    Image.fromarray(small).save(project.image_paths[1])  # a second video with 3x3 frames
+    with pytest.raises(ValueError, match="different sizes.*pad=True"):
+        dlc.load_frames(project)
+    frames = dlc.load_frames(project, pad=True)
+    assert frames.shape == (2, 4, 6, 3)
+    np.testing.assert_array_equal(frames[1, :small.shape[0], :small.shape[1]], small)
+    assert not frames[1, small.shape[0]:].any() and not frames[1, :, small.shape[1]:].any()

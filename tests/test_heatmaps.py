@@ -159,3 +159,17 @@ def test_heatmap_viewer_draws_a_figure_and_checks_its_arguments():
         draw_heatmap_viewer(images, h, pred, truth, ("nose", "tail_base"), keypoint="paw")
     with pytest.raises(ValueError, match="frame"):
         draw_heatmap_viewer(images, h, pred, truth, ("nose", "tail_base"), frame=5)
+
+
+def test_upsampling_keeps_keypoints_on_their_pixels():
+    """2x upsampling for small animals: a blob at p must peak at to_upsampled(p) (pixel-centre
+    convention p' = 2 p + 1/2), and from_upsampled must invert it; a half-pixel slip here would
+    bias every decoded keypoint."""
+    pts = np.array([[[20.3, 41.7], [50.0, 12.25]]])
+    blob = torch.as_tensor(hm.heatmap_targets(pts, (64, 64), sigma=3.0))
+    big = cnn.upsample_images(blob, 2).numpy()
+    peak, _ = hm.decode_heatmaps(big.clip(1e-9), 1, refine="quadratic")
+    assert np.allclose(peak, cnn.to_upsampled(pts, 2), atol=0.1)
+    assert np.allclose(cnn.from_upsampled(cnn.to_upsampled(pts, 3), 3), pts)
+    with pytest.raises(ValueError, match="factor"):
+        cnn.upsample_images(blob, 1.5)
