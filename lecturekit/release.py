@@ -38,6 +38,7 @@ __all__ = [
     "annotate_solutions",
     "generate_student_notebooks",
     "release",
+    "solution_function",
 ]
 
 SOLUTION_BEGIN = "### BEGIN SOLUTION"
@@ -227,3 +228,18 @@ def release(root: Path | None = None, parts: Iterable[str] | None = None, *, rel
         annotate_solutions(root, chosen)
     generate_student_notebooks(root, chosen, release_directory=release_directory, db_url=db_url)
     return chosen
+
+
+def solution_function(root: Path, part: str, name: str, namespace: dict | None = None):
+    """The function ``name`` as the solution notebook of ``part`` defines it in its exercise cell.
+
+    Executes that one cell in ``namespace`` (the imports it needs, e.g. ``{"np": numpy}``), so tests
+    can check that a notebook's inline solution agrees with the ``lecturekit`` reference.
+    """
+    nb = nbformat.read(solution_path(root, part), as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and SOLUTION_BEGIN in cell.source and f"def {name}(" in cell.source:
+            scope = dict(namespace or {})
+            exec(compile(cell.source, f"{part}:{name}", "exec"), scope)
+            return scope[name]
+    raise ReleaseError(f"{part}: no exercise cell defines {name}()")

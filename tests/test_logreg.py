@@ -8,7 +8,6 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
-import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import scipy.special  # noqa: E402
@@ -163,13 +162,7 @@ def test_gd_figure_quadratic_panel_diverges_past_two_over_L():
 # ----- one source, no drift: the notebook's inline solutions agree with lecturekit ------------
 
 def _solution_function(part: str, name: str):
-    nb = nbformat.read(release.solution_path(ROOT, part), as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "### BEGIN SOLUTION" in cell.source and f"def {name}(" in cell.source:
-            namespace = {"np": np, "logreg": logreg}
-            exec(compile(cell.source, f"{part}:{name}", "exec"), namespace)
-            return namespace[name]
-    raise AssertionError(f"{part}: no exercise cell defines {name}()")
+    return release.solution_function(ROOT, part, name, {"np": np, "logreg": logreg})
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "nll", "grad", "hessian"])

@@ -3,7 +3,6 @@ limit of gradient descent, IRLS = Newton, and the notebook-02 inline solutions."
 
 from __future__ import annotations
 
-import nbformat
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -143,13 +142,7 @@ def test_validation_messages():
 # ----- one source, no drift: the notebook's inline solutions agree with lecturekit ------------
 
 def _solution_function(part: str, name: str):
-    nb = nbformat.read(release.solution_path(ROOT, part), as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "### BEGIN SOLUTION" in cell.source and f"def {name}(" in cell.source:
-            namespace = {"np": np, "logreg": logreg}
-            exec(compile(cell.source, f"{part}:{name}", "exec"), namespace)
-            return namespace[name]
-    raise AssertionError(f"{part}: no exercise cell defines {name}()")
+    return release.solution_function(ROOT, part, name, {"np": np, "logreg": logreg})
 
 
 def test_notebook_02_gradient_descent_agrees_with_lecturekit():
