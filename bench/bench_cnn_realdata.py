@@ -128,19 +128,20 @@ def train(model, images, keypoints, visible, setting: Setting, seed=0, log=print
 
 
 @torch.no_grad()
-def predict_full(model, images, scale: float, batch_size=4) -> np.ndarray:
-    """Keypoints (N, K, 2) in full-resolution px from whole frames (downscaled by ``scale``), with
-    their heatmap peak value as a third column: returns (N, K, 3)."""
+def predict_full(model, images, scale: float, batch_size=4) -> tuple[np.ndarray, np.ndarray]:
+    """Keypoints (N, K, 2) in full-resolution px from whole frames (downscaled by ``scale``), and
+    their likelihood (N, K): the heatmap value at the peak."""
     N, _, H, W = images.shape
     A = np.array([[scale, 0.0, 0.0], [0.0, scale, 0.0]])
     out_shape = (int(round((H - 1) * scale)) + 1, int(round((W - 1) * scale)) + 1)
-    preds = []
+    preds, likelihoods = [], []
     for i in range(0, N, batch_size):
         x = images[i:i + batch_size] if scale == 1.0 else augment.warp_images(images[i:i + batch_size], A, out_shape)
         h = cnn.predict_heatmaps(model, x)
         pts, scores = heatmaps.decode_heatmaps(h, model.stride, refine="quadratic")
-        preds.append(np.concatenate([pts / scale, scores[..., None]], -1))
-    return np.concatenate(preds)
+        preds.append(pts / scale)
+        likelihoods.append(scores)
+    return np.concatenate(preds), np.concatenate(likelihoods)
 
 
 def run_project(name: str, setting: Setting, log=print) -> dict:
@@ -154,10 +155,9 @@ def run_project(name: str, setting: Setting, log=print) -> dict:
     torch.manual_seed(0)
     model = cnn.pretrained_pose_net(len(project.bodyparts), width=HEAD_WIDTH)
     seconds = train(model, images[train_idx], kp[train_idx], vis[train_idx], setting, log=log)
-    pred_scored = predict_full(model, images[test_idx], setting.scale)
-    pred, likelihood = pred_scored[..., :2], pred_scored[..., 2]
+    pred, likelihood = predict_full(model, images[test_idx], setting.scale)
     some_train = train_idx[:12]  # a few training frames: is the test error over-fitting?
-    pred_train = predict_full(model, images[some_train], setting.scale)[..., :2]
+    pred_train = predict_full(model, images[some_train], setting.scale)[0]
     err = heatmaps.keypoint_errors(pred, kp[test_idx])
     confident = likelihood >= P_CUTOFF
     result = {
@@ -176,7 +176,7 @@ def run_project(name: str, setting: Setting, log=print) -> dict:
         "stride_floor_px_2d": round(heatmaps.quantization_floor(model.stride / setting.scale, two_d=True), 3),
         "anchors_px": ANCHORS.get(name, {}),
     }
-    log(f"test RMSE {result['test_rmse_px']:.2f} px; with p-cutoff {P_CUTOFF} "
+    log(f"with p-cutoff {P_CUTOFF}: test RMSE "
         f"{result[f'test_rmse_px_p_cutoff_{P_CUTOFF}']:.2f} px on {result[f'test_fraction_above_p_cutoff_{P_CUTOFF}']:.0%} "
         f"of the keypoints; {result['test_errors_over_10px']} of {result['test_labelled_keypoints']} errors over 10 px")
     log(f"test RMSE {result['test_rmse_px']:.2f} px (train {result['train_rmse_px_12_frames']:.2f} px, median test error "

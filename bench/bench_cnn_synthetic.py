@@ -159,9 +159,10 @@ def main() -> int:
     big = cnn.upsample_images(images, up)
     config = augment.AugmentConfig(rotation_deg=30, scale_range=(0.85, 1.15), translate_frac=0.1,
                                    occlusion_prob=0.3, occlusion_frac=0.2)
-    x_aug, k_aug, v_aug = augment.augment_batch(big[train], cnn.to_upsampled(kp[train], up), vis[train], rng, config)
+    kp_big = cnn.to_upsampled(kp[train], up)
+    x_aug, k_aug, v_aug = augment.augment_batch(big[train], kp_big, vis[train], rng, config)
     x_whole = torch.cat([big[train], x_aug])
-    k_whole = np.concatenate([cnn.to_upsampled(kp[train], up), k_aug])
+    k_whole = np.concatenate([kp_big, k_aug])
     v_whole = np.concatenate([vis[train], v_aug])
     torch.manual_seed(0)
     model = cnn.pretrained_pose_net(sk.K, width=32)

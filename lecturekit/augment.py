@@ -24,6 +24,7 @@ import torch.nn.functional as F
 __all__ = [
     "affine_matrix",
     "transform_keypoints",
+    "invert_affines",
     "warp_images",
     "random_affines",
     "occlude",
@@ -73,6 +74,16 @@ def transform_keypoints(keypoints, A) -> np.ndarray:
     return np.einsum("nij,nkj->nki", A[:, :, :2], pts) + A[:, None, :, 2]
 
 
+def _homogeneous(A: np.ndarray) -> np.ndarray:
+    """(N, 2, 3) affine maps -> (N, 3, 3) with the row (0, 0, 1) appended."""
+    return np.concatenate([A, np.tile([0.0, 0.0, 1.0], (A.shape[0], 1, 1))], axis=1)
+
+
+def invert_affines(A) -> np.ndarray:
+    """The inverse maps: A (N, 2, 3) or (2, 3) px -> px, returns (N, 2, 3) with A^-1 (A p) = p."""
+    return np.linalg.inv(_homogeneous(_as_affines(A)))[:, :2]
+
+
 def warp_images(images: torch.Tensor, A, out_shape=None, fill: float = 0.0) -> torch.Tensor:
     """Resample images so that input pixel p lands on output pixel A p (bilinear).
 
@@ -86,8 +97,7 @@ def warp_images(images: torch.Tensor, A, out_shape=None, fill: float = 0.0) -> t
     Ho, Wo = (H, W) if out_shape is None else (int(out_shape[0]), int(out_shape[1]))
     A = _as_affines(A, N)
     A = np.broadcast_to(A, (N, 2, 3))
-    M = np.concatenate([A, np.tile([0.0, 0.0, 1.0], (N, 1, 1))], axis=1)
-    Minv = np.linalg.inv(M)  # output px -> input px
+    Minv = np.linalg.inv(_homogeneous(A))  # output px -> input px
     # normalised coords (align_corners=True): u = 2 x / (W - 1) - 1
     def to_norm(w, h):
         return np.array([[2.0 / max(w - 1, 1), 0, -1.0], [0, 2.0 / max(h - 1, 1), -1.0], [0, 0, 1.0]])

@@ -43,8 +43,7 @@ def animal_centres(keypoints, visible=None) -> np.ndarray:
     empty = np.flatnonzero(~ok.any(1))
     if empty.size:
         raise ValueError(f"keypoints: frame {int(empty[0])} has no labelled keypoint, so no centre")
-    w = ok[..., None].astype(float)
-    return (np.where(ok[..., None], kp, 0.0) * w).sum(1) / w.sum(1)
+    return np.where(ok[..., None], kp, 0.0).sum(1) / ok.sum(1)[:, None]
 
 
 def crop_affines(centres, crop_size: int, zoom: float = 1.0, *, rng: np.random.Generator | None = None,
@@ -77,9 +76,7 @@ def crop_affines(centres, crop_size: int, zoom: float = 1.0, *, rng: np.random.G
     half = (int(crop_size) - 1) / 2.0
     maps = []
     for a, s, t, ci in zip(angle, scale, shift, c):
-        A = _augment.affine_matrix(a, s, (0.0, 0.0), ci)  # s R (p - c) + c
-        A[:, 2] += half - ci + s * t
-        maps.append(A)
+        maps.append(_augment.affine_matrix(a, s, half - ci + s * t, ci))  # s R (p - c) + c + translation
     return np.stack(maps) if maps else np.zeros((0, 2, 3))
 
 
@@ -98,8 +95,4 @@ def crop_keypoints(keypoints, visible, A, crop_size: int) -> tuple[np.ndarray, n
 
 def uncrop_keypoints(points, A) -> np.ndarray:
     """Inverse of the crop maps: points (N, K, 2) crop px -> (N, K, 2) frame px."""
-    A = np.asarray(A, dtype=float)
-    if A.ndim != 3 or A.shape[1:] != (2, 3):
-        raise ValueError(f"A: expected (N, 2, 3) affine maps, got {A.shape}")
-    M = np.concatenate([A, np.tile([0.0, 0.0, 1.0], (A.shape[0], 1, 1))], axis=1)
-    return _augment.transform_keypoints(points, np.linalg.inv(M)[:, :2])
+    return _augment.transform_keypoints(points, _augment.invert_affines(A))

@@ -75,3 +75,11 @@ def test_input_validation_messages():
         augment.transform_keypoints(np.zeros((3, 2)), np.eye(2, 3))
     with pytest.raises(ValueError, match="A: expected"):
         augment.transform_keypoints(np.zeros((2, 1, 2)), np.zeros((3, 3)))
+
+
+def test_invert_affines_undoes_each_map():
+    rng = np.random.default_rng(3)
+    A = augment.random_affines(rng, 4, (40, 60), rotation_deg=90, scale_range=(0.5, 2.0), translate_frac=0.2)
+    pts = rng.uniform(0, 60, (4, 5, 2))
+    back = augment.transform_keypoints(augment.transform_keypoints(pts, A), augment.invert_affines(A))
+    np.testing.assert_allclose(back, pts, atol=1e-9)
