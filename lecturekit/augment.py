@@ -27,6 +27,9 @@ __all__ = [
     "invert_affines",
     "warp_images",
     "random_affines",
+    "mirror_pairs",
+    "flip_horizontal",
+    "random_flips",
     "occlude",
     "adjust_brightness_contrast",
     "AugmentConfig",
@@ -124,6 +127,57 @@ def random_affines(rng: np.random.Generator, n: int, image_shape, *, rotation_de
     tr = rng.uniform(-translate_frac, translate_frac, (n, 2)) * np.array([W, H])
     cen = np.tile([(W - 1) / 2.0, (H - 1) / 2.0], (n, 1)) if center is None else np.asarray(center, float)
     return np.stack([affine_matrix(a, s, t, c) for a, s, t, c in zip(ang, sc, tr, cen)])
+
+
+def mirror_pairs(names) -> np.ndarray:
+    """Which keypoint each keypoint becomes in a mirror image: "left..." <-> "right..." by name.
+
+    names: K keypoint names (e.g. ``left_ear``/``right_ear``, or DeepLabCut's ``leftear``/``rightear``;
+    case-insensitive). Returns (K,) int, ``mirror[k]`` = the index of k's mirror partner (k itself
+    for a midline part such as the nose).
+    """
+    lower = [str(n).lower() for n in names]
+    index = {n: k for k, n in enumerate(lower)}
+    swap = {"left": "right", "right": "left"}
+    mirror = np.arange(len(lower))
+    for k, n in enumerate(lower):
+        for side, other in swap.items():
+            if side in n:
+                partner = n.replace(side, other)
+                if partner in index:
+                    mirror[k] = index[partner]
+                break
+    return mirror
+
+
+def flip_horizontal(images: torch.Tensor, keypoints, visible, mirror) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    """Mirror images left-right; keypoints follow (x -> W - 1 - x) and swap sides (a mirrored left
+    paw is a right paw).
+
+    images: (N, C, H, W); keypoints: (N, K, 2) px; visible: (N, K) bool; mirror: (K,) int from
+    :func:`mirror_pairs`. Returns (images, keypoints, visible) of the same shapes.
+    """
+    kp = np.asarray(keypoints, dtype=float)
+    mirror = np.asarray(mirror, dtype=int)
+    if mirror.shape != kp.shape[1:2] or not np.array_equal(mirror[mirror], np.arange(len(mirror))):
+        raise ValueError(f"mirror: expected a ({kp.shape[1]},) permutation that is its own inverse, got {mirror}")
+    W = images.shape[-1]
+    out = kp[:, mirror].copy()
+    out[..., 0] = W - 1 - out[..., 0]
+    return torch.flip(images, dims=(-1,)), out, np.asarray(visible, dtype=bool)[:, mirror]
+
+
+def random_flips(images: torch.Tensor, keypoints, visible, rng: np.random.Generator, mirror, prob: float = 0.5):
+    """:func:`flip_horizontal` applied to each image independently with probability ``prob``.
+    Shapes as in :func:`flip_horizontal`; returns new arrays (the inputs are not changed)."""
+    chosen = rng.random(images.shape[0]) < prob
+    kp = np.array(keypoints, dtype=float)
+    vis = np.array(visible, dtype=bool)
+    out = images.clone()
+    if chosen.any():
+        flipped, kp[chosen], vis[chosen] = flip_horizontal(images[torch.as_tensor(chosen)], kp[chosen], vis[chosen], mirror)
+        out[torch.as_tensor(chosen)] = flipped
+    return out, kp, vis
 
 
 def occlude(images: torch.Tensor, rng: np.random.Generator, *, prob: float = 0.5, max_frac: float = 0.25) -> torch.Tensor:

@@ -318,9 +318,20 @@ def train_head_on_features(head: nn.Module, features: list[torch.Tensor], keypoi
 
 
 @torch.no_grad()
-def predict_heatmaps(model: nn.Module, inputs, batch_size: int = 32) -> np.ndarray:
+def predict_heatmaps(model: nn.Module, inputs, batch_size: int = 32, mirror=None) -> np.ndarray:
     """Heatmap probabilities sigma(logits): inputs (N, 3, H, W) images, or a feature list for a head.
-    Returns (N, K, Hs, Ws) float32 numpy."""
+
+    mirror: optional (K,) from :func:`lecturekit.augment.mirror_pairs`: test-time flip augmentation,
+    the heatmaps averaged with those of the left-right flipped images
+    (:func:`lecturekit.heatmaps.average_with_mirrored`; images only, W a multiple of the stride).
+    Returns (N, K, Hs, Ws) float32 numpy.
+    """
+    if mirror is not None:
+        if isinstance(inputs, (list, tuple)):
+            raise ValueError("inputs: flip averaging (mirror) needs images (N, 3, H, W), not cached features")
+        h = predict_heatmaps(model, inputs, batch_size)
+        h_flipped = predict_heatmaps(model, torch.flip(inputs, dims=(-1,)), batch_size)
+        return _heatmaps.average_with_mirrored(h, h_flipped, mirror, inputs.shape[-1], model.stride).astype(np.float32)
     model.eval()
     if isinstance(inputs, (list, tuple)):
         n = inputs[0].shape[0]
@@ -330,9 +341,10 @@ def predict_heatmaps(model: nn.Module, inputs, batch_size: int = 32) -> np.ndarr
     return torch.cat(outs).numpy()
 
 
-def predict_keypoints(model: nn.Module, inputs, *, refine: str = "quadratic", batch_size: int = 32):
-    """Heatmaps then decoding: returns (points (N, K, 2) image px, scores (N, K), heatmaps)."""
-    h = predict_heatmaps(model, inputs, batch_size)
+def predict_keypoints(model: nn.Module, inputs, *, refine: str = "quadratic", batch_size: int = 32, mirror=None):
+    """Heatmaps (optionally flip-averaged, see :func:`predict_heatmaps`) then decoding: returns
+    (points (N, K, 2) image px, scores (N, K), heatmaps)."""
+    h = predict_heatmaps(model, inputs, batch_size, mirror=mirror)
     pts, scores = _heatmaps.decode_heatmaps(h, model.stride, refine=refine)
     return pts, scores, h
 

@@ -43,6 +43,7 @@ __all__ = [
     "score_map_patch_loop",
     "decode_argmax",
     "decode_heatmaps",
+    "average_with_mirrored",
     "subpixel_refine",
     "keypoint_errors",
     "rmse_px",
@@ -244,6 +245,23 @@ def decode_heatmaps(heatmaps, stride: int = 1, *, refine: str = "quadratic", win
     ii, jj = np.divmod(idx, Ws)
     scores = np.take_along_axis(flat, idx[..., None], -1)[..., 0]
     return subpixel_refine(h, ii, jj, stride, refine=refine, window=window), scores
+
+
+def average_with_mirrored(heatmaps, mirrored_heatmaps, mirror, image_width: int, stride: int = 1) -> np.ndarray:
+    """Test-time flip augmentation: average the heatmaps of an image with those of its mirror image.
+
+    heatmaps, mirrored_heatmaps: (N, K, Hs, Ws), the second predicted on the left-right flipped
+    images; mirror: (K,) int from :func:`lecturekit.augment.mirror_pairs` (a flipped left paw is a
+    right paw); image_width: W px, a multiple of ``stride`` so that cell j of the flipped image
+    is exactly cell Ws - 1 - j of the original. Returns (N, K, Hs, Ws).
+    """
+    h, hm = _as_heatmaps(heatmaps), _as_heatmaps(mirrored_heatmaps)
+    if h.shape != hm.shape:
+        raise ValueError(f"mirrored_heatmaps: expected shape {h.shape}, got {hm.shape}")
+    if int(image_width) % int(stride) or int(image_width) // int(stride) != h.shape[-1]:
+        raise ValueError(f"image_width: expected {h.shape[-1]} cells x stride {stride} px, got {image_width} px "
+                         "(pad the images to a multiple of the stride)")
+    return 0.5 * (h + hm[:, np.asarray(mirror, dtype=int)][..., ::-1])
 
 
 def subpixel_refine(heatmaps, ii, jj, stride: int = 1, *, refine: str = "quadratic", window: int = 1) -> np.ndarray:

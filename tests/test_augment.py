@@ -83,3 +83,37 @@ def test_invert_affines_undoes_each_map():
     pts = rng.uniform(0, 60, (4, 5, 2))
     back = augment.transform_keypoints(augment.transform_keypoints(pts, A), augment.invert_affines(A))
     np.testing.assert_allclose(back, pts, atol=1e-9)
+
+
+def test_mirror_pairs_by_name_and_flip_moves_labels_with_the_pixels():
+    assert augment.mirror_pairs(["nose", "left_ear", "right_ear", "tail"]).tolist() == [0, 2, 1, 3]
+    assert augment.mirror_pairs(["snout", "leftear", "rightear", "tailbase"]).tolist() == [0, 2, 1, 3]
+    pts = np.array([[[10.0, 5.0], [20.0, 7.0], [3.0, 9.0]]])  # nose, left, right
+    images = _blob_images(pts[0], (16, 32))[None, :, 0]      # (1, 3, 16, 32): one blob per keypoint channel
+    mirror = augment.mirror_pairs(["nose", "left_paw", "right_paw"])
+    flipped, kp, vis = augment.flip_horizontal(images, pts, np.array([[True, True, False]]), mirror)
+    np.testing.assert_allclose(kp[0], [[21.0, 5.0], [28.0, 9.0], [11.0, 7.0]])
+    assert vis.tolist() == [[True, False, True]]
+    # channel k of the flipped image (the blob of keypoint mirror[k]) peaks on the flipped label k
+    peaks = heatmaps.decode_heatmaps(flipped[:, mirror].numpy().clip(1e-6), 1)[0][0]
+    np.testing.assert_allclose(peaks, kp[0], atol=0.25)
+    with pytest.raises(ValueError, match="mirror"):
+        augment.flip_horizontal(images, pts, np.ones((1, 3), bool), np.array([1, 2, 0]))
+
+
+def test_random_flips_flip_exactly_the_chosen_images_and_leave_the_inputs_alone():
+    rng = np.random.default_rng(4)
+    images = torch.as_tensor(rng.normal(size=(6, 2, 5, 7)), dtype=torch.float32)
+    kp = rng.uniform(0, 6, (6, 2, 2))
+    vis = np.array([[True, False]] * 6)
+    mirror = np.array([1, 0])
+    before = images.clone()
+    out, k, v = augment.random_flips(images, kp, vis, np.random.default_rng(9), mirror, prob=0.5)
+    chosen = np.random.default_rng(9).random(6) < 0.5
+    assert 0 < chosen.sum() < 6
+    fx, fk, fv = augment.flip_horizontal(images, kp, vis, mirror)
+    for n in range(6):
+        torch.testing.assert_close(out[n], fx[n] if chosen[n] else images[n])
+        np.testing.assert_allclose(k[n], fk[n] if chosen[n] else kp[n])
+        assert v[n].tolist() == (fv[n] if chosen[n] else vis[n]).tolist()
+    torch.testing.assert_close(images, before)

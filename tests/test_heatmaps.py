@@ -173,3 +173,37 @@ def test_upsampling_keeps_keypoints_on_their_pixels():
     assert np.allclose(cnn.from_upsampled(cnn.to_upsampled(pts, 3), 3), pts)
     with pytest.raises(ValueError, match="factor"):
         cnn.upsample_images(blob, 1.5)
+
+
+def test_flip_averaged_heatmaps_put_the_peaks_back_on_the_keypoints():
+    from lecturekit import augment
+    rng = np.random.default_rng(8)
+    pts = rng.uniform(4, 27, (2, 3, 2))
+    mirror = augment.mirror_pairs(["nose", "left_paw", "right_paw"])
+    h = hm.heatmap_targets(pts, (24, 32), stride=4, sigma=3.0)
+    _, flipped_pts, _ = augment.flip_horizontal(torch.zeros(2, 1, 24, 32), pts, np.ones((2, 3), bool), mirror)
+    h_flipped = hm.heatmap_targets(flipped_pts, (24, 32), stride=4, sigma=3.0)  # a perfect model on the mirror images
+    avg = hm.average_with_mirrored(h, h_flipped, mirror, 32, stride=4)
+    np.testing.assert_allclose(avg, h, atol=1e-6)
+    with pytest.raises(ValueError, match="image_width"):
+        hm.average_with_mirrored(h, h_flipped, mirror, 30, stride=4)
+
+
+def test_predict_heatmaps_with_mirror_averages_with_the_flipped_prediction():
+    from lecturekit import augment
+
+    class Pool(torch.nn.Module):  # "heatmap logits" = 4x4 average of the image channels
+        stride = 4
+
+        def forward(self, x):
+            return torch.nn.functional.avg_pool2d(x, 4)
+
+    x = torch.as_tensor(np.random.default_rng(2).normal(size=(2, 3, 8, 12)), dtype=torch.float32)
+    mirror = augment.mirror_pairs(["nose", "left_ear", "right_ear"])
+    plain = cnn.predict_heatmaps(Pool(), x)
+    flipped = cnn.predict_heatmaps(Pool(), torch.flip(x, dims=(-1,)))
+    np.testing.assert_allclose(cnn.predict_heatmaps(Pool(), x, mirror=mirror),
+                               hm.average_with_mirrored(plain, flipped, mirror, 12, 4), atol=1e-6)
+    assert not np.allclose(cnn.predict_heatmaps(Pool(), x, mirror=mirror), plain)
+    with pytest.raises(ValueError, match="cached features"):
+        cnn.predict_heatmaps(Pool(), [x], mirror=mirror)
