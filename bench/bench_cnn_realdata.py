@@ -7,9 +7,10 @@ half and a test half (``split_half`` below); the model is the course's
 :func:`lecturekit.cnn.pretrained_pose_net` (ImageNet EfficientNet-Lite0 + deconvolution head,
 stride 4): its high-resolution trunk stays frozen (ImageNet), its stride-16 blocks and the head
 are fine-tuned on the CPU on cached trunk features of random crops around the animal with
-rotation, scale, brightness/contrast and occlusion augmentation (keypoints moved with the crop),
-and it is
-evaluated on the full test frames with argmax + quadratic subpixel decoding. The reported figure
+rotation, scale, brightness/contrast, occlusion and, when the project has left/right body parts,
+left-right mirroring (keypoints moved with the crop, left and right parts swapped; the test
+heatmaps are then averaged over the frame and its mirror image); it is evaluated on the full test
+frames with argmax + quadratic subpixel decoding. The reported figure
 is DeepLabCut's: RMSE in full-resolution pixels over all labelled test keypoints.
 
 Published anchors on dlc-openfield (DeepLabCut papers/docs): human labelling variability 2.69 px,
@@ -88,7 +89,7 @@ def crop_affines(rng, keypoints, visible, scale: float, crop: int, image_size, r
                                 scale_range=scale_range, jitter_px=jitter * crop / scale)
 
 
-def augmented_crops(rng, images, keypoints, visible, setting: Setting, n_aug: int):
+def augmented_crops(rng, images, keypoints, visible, setting: Setting, n_aug: int, mirror):
     """``n_aug`` random augmented crops per frame: images (M, 3, c, c), keypoints (M, K, 2), visible (M, K)."""
     xs, ks, vs = [], [], []
     for _ in range(n_aug):
@@ -96,24 +97,28 @@ def augmented_crops(rng, images, keypoints, visible, setting: Setting, n_aug: in
         x = topdown.crop_images(images, A, setting.crop)
         k, v = topdown.crop_keypoints(keypoints, visible, A, setting.crop)
         x = augment.occlude(x, rng, prob=0.25, max_frac=0.2)
-        xs.append(augment.adjust_brightness_contrast(x, rng, brightness=0.3, contrast=0.3))
+        x = augment.adjust_brightness_contrast(x, rng, brightness=0.3, contrast=0.3)
+        if mirror is not None:
+            x, k, v = augment.random_flips(x, k, v, rng, mirror)
+        xs.append(x)
         ks.append(k)
         vs.append(v)
     return torch.cat(xs), np.concatenate(ks), np.concatenate(vs)
 
 
-def train(model, images, keypoints, visible, setting: Setting, seed=0, log=print):
+def train(model, images, keypoints, visible, setting: Setting, mirror, seed=0, log=print):
     """Fine-tune the last backbone blocks and the head on cached trunk features of augmented crops.
 
     The stem and the high-resolution blocks stay frozen (ImageNet weights), so their outputs for
     every augmented crop are computed once (:func:`lecturekit.cnn.cache_trunk_features`); the
     stride-16 blocks and the deconvolution head are then trained for ``setting.epochs`` epochs.
-    Returns the seconds spent.
+    With ``mirror`` (from :func:`lecturekit.augment.mirror_pairs`) half the crops are mirrored
+    left-right, swapping the left and right body parts; None: no mirroring. Returns the seconds spent.
     """
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     start = time.perf_counter()
-    x, k, v = augmented_crops(rng, images, keypoints, visible, setting, setting.n_aug)
+    x, k, v = augmented_crops(rng, images, keypoints, visible, setting, setting.n_aug, mirror)
     cached = cnn.cache_trunk_features(model, x)
     del x
     log(f"  {len(k)} augmented crops {setting.crop}x{setting.crop}; trunk features cached in "
@@ -128,16 +133,21 @@ def train(model, images, keypoints, visible, setting: Setting, seed=0, log=print
 
 
 @torch.no_grad()
-def predict_full(model, images, scale: float, batch_size=4) -> tuple[np.ndarray, np.ndarray]:
+def predict_full(model, images, scale: float, mirror, batch_size=4) -> tuple[np.ndarray, np.ndarray]:
     """Keypoints (N, K, 2) in full-resolution px from whole frames (downscaled by ``scale``), and
-    their likelihood (N, K): the heatmap value at the peak."""
+    their likelihood (N, K): the heatmap value at the peak. With ``mirror`` the heatmaps are averaged
+    with those of the mirrored frame (flip test-time augmentation; the width is padded to a multiple
+    of the stride)."""
     N, _, H, W = images.shape
     A = np.array([[scale, 0.0, 0.0], [0.0, scale, 0.0]])
-    out_shape = (int(round((H - 1) * scale)) + 1, int(round((W - 1) * scale)) + 1)
+    Ho, Wo = int(round((H - 1) * scale)) + 1, int(round((W - 1) * scale)) + 1
+    Wo = -(-Wo // model.stride) * model.stride
     preds, likelihoods = [], []
     for i in range(0, N, batch_size):
-        x = images[i:i + batch_size] if scale == 1.0 else augment.warp_images(images[i:i + batch_size], A, out_shape)
-        h = cnn.predict_heatmaps(model, x)
+        x = images[i:i + batch_size]
+        if scale != 1.0 or Wo != W:
+            x = augment.warp_images(x, A, (Ho, Wo))
+        h = cnn.predict_heatmaps(model, x, mirror=mirror)
         pts, scores = heatmaps.decode_heatmaps(h, model.stride, refine="quadratic")
         preds.append(pts / scale)
         likelihoods.append(scores)
@@ -154,21 +164,26 @@ def run_project(name: str, setting: Setting, log=print) -> dict:
         f"train {len(train_idx)} / test {len(test_idx)} (seed 0)")
     torch.manual_seed(0)
     model = cnn.pretrained_pose_net(len(project.bodyparts), width=HEAD_WIDTH)
-    seconds = train(model, images[train_idx], kp[train_idx], vis[train_idx], setting, log=log)
-    pred, likelihood = predict_full(model, images[test_idx], setting.scale)
+    mirror = augment.mirror_pairs(project.bodyparts)
+    if np.array_equal(mirror, np.arange(len(mirror))):
+        mirror = None  # no left/right body parts: a mirrored frame is not a frame of this set-up
+    seconds = train(model, images[train_idx], kp[train_idx], vis[train_idx], setting, mirror, log=log)
+    pred, likelihood = predict_full(model, images[test_idx], setting.scale, mirror)
     some_train = train_idx[:12]  # a few training frames: is the test error over-fitting?
-    pred_train = predict_full(model, images[some_train], setting.scale)[0]
+    pred_train = predict_full(model, images[some_train], setting.scale, mirror)[0]
     err = heatmaps.keypoint_errors(pred, kp[test_idx])
     confident = likelihood >= P_CUTOFF
+    rmse_confident = (round(heatmaps.rmse_px(pred, kp[test_idx], confident), 3)
+                      if (confident & np.isfinite(err)).any() else None)  # None: no prediction is that confident
     result = {
         "frames": int(len(frames)), "image_size": [int(frames.shape[2]), int(frames.shape[1])],
         "bodyparts": list(project.bodyparts), "train_frames": int(len(train_idx)), "test_frames": int(len(test_idx)),
-        "setting": setting.__dict__, "train_seconds": round(seconds, 1),
+        "setting": setting.__dict__, "mirrored": mirror is not None, "train_seconds": round(seconds, 1),
         "test_rmse_px": round(heatmaps.rmse_px(pred, kp[test_idx]), 3),
         "train_rmse_px_12_frames": round(heatmaps.rmse_px(pred_train, kp[some_train]), 3),
         "test_median_error_px": round(float(np.nanmedian(err)), 3),
         "test_errors_over_10px": int(np.nansum(err > 10)), "test_labelled_keypoints": int(np.isfinite(err).sum()),
-        f"test_rmse_px_p_cutoff_{P_CUTOFF}": round(heatmaps.rmse_px(pred, kp[test_idx], confident), 3),
+        f"test_rmse_px_p_cutoff_{P_CUTOFF}": rmse_confident,
         f"test_fraction_above_p_cutoff_{P_CUTOFF}": round(float(confident[np.isfinite(err)].mean()), 3),
         "test_rmse_px_per_bodypart": {b: round(float(np.sqrt(np.nanmean(err[:, k] ** 2))), 3)
                                       for k, b in enumerate(project.bodyparts)},
@@ -177,7 +192,7 @@ def run_project(name: str, setting: Setting, log=print) -> dict:
         "anchors_px": ANCHORS.get(name, {}),
     }
     log(f"with p-cutoff {P_CUTOFF}: test RMSE "
-        f"{result[f'test_rmse_px_p_cutoff_{P_CUTOFF}']:.2f} px on {result[f'test_fraction_above_p_cutoff_{P_CUTOFF}']:.0%} "
+        f"{'n/a' if rmse_confident is None else f'{rmse_confident:.2f}'} px on {result[f'test_fraction_above_p_cutoff_{P_CUTOFF}']:.0%} "
         f"of the keypoints; {result['test_errors_over_10px']} of {result['test_labelled_keypoints']} errors over 10 px")
     log(f"test RMSE {result['test_rmse_px']:.2f} px (train {result['train_rmse_px_12_frames']:.2f} px, median test error "
         f"{result['test_median_error_px']:.2f} px, PCK@5px {result['test_pck_5px']:.3f}); "

@@ -10,12 +10,15 @@ of behaviour) are the test set. Every model gets the same budget of process CPU 
   heatmap from the frozen ImageNet EfficientNet-Lite0 features of the whole frame (head only);
   stage 2 crops a ``CROP_FRAME_PX`` window around that centre, zoomed x``ZOOM``, and a head on
   the frozen features of the crop predicts the 13 heatmaps. Training crops are centred on the
-  labelled centre with random rotation, scale, shift (stage 1 is never exact), occlusion and
-  brightness; each labelled frame gives 1 + ``N_AUG`` crops.
+  labelled centre with random rotation, scale, shift (stage 1 is never exact), occlusion,
+  brightness and left-right mirroring (left and right labels swap); each labelled frame gives
+  1 + ``N_AUG`` crops. At test time the heatmaps of each crop are averaged with those of its
+  mirror image (flip test-time augmentation). Occluded keypoints are labelled too
+  (``LABEL_OCCLUDED``); a second run on the same crops with visible labels only shows what that adds.
 * **top-down, scratch**: the same stage 1 and the same crops, with stage 2 a
   :class:`lecturekit.cnn.ScratchCNN` trained end to end.
 * **whole frame, pretrained**: the previous single-stage model (frozen features of the 2x
-  upsampled frame, head only), for comparison.
+  upsampled frame, head only, visible labels, no mirroring), for comparison.
 
 Loss: positive-weighted Bernoulli (pos_weight 10), Gaussian targets. Metrics on visible test
 keypoints, after argmax + quadratic subpixel decoding: RMSE (px), PCK at 5% and 10% of the body
@@ -43,16 +46,22 @@ RESULTS = ROOT / "bench" / "results" / "cnn_synthetic.json"
 from lecturekit import augment, cnn, datasets, heatmaps, pretrained, synth, topdown  # noqa: E402
 
 N_LABELLED = 100
+MAIN = "top-down, pretrained EfficientNet-Lite0 (frozen)"
 CPU_BUDGET_S = 60.0
 POS_WEIGHT = 10.0  # weight of the positive (keypoint) term of the Bernoulli loss
 CROP_FRAME_PX = 64  # side of the stage-2 window, frame px (the rodent spans about 40 px)
 ZOOM = 3  # crop px per frame px: 192-px crops, stride-4 heatmap cells of 1.33 frame px
 N_AUG = 2  # augmented crops per labelled frame, besides the centred one
 SIGMA_CROP = 3.0  # target width, crop px (1 frame px)
+FLIP_PROB = 0.5  # augmented crops mirrored left-right, labels swapping sides (augment.random_flips)
+LABEL_OCCLUDED = True  # train on occluded keypoints too (the simulator knows where they are, as an
+# annotator who can infer a hidden paw would label it); the test metrics use visible keypoints only
 
 
-def training_crops(images, keypoints, visible, rng):
-    """1 + N_AUG crops per labelled frame around its labelled centre: (M, 3, S, S), (M, K, 2), (M, K)."""
+def training_crops(images, keypoints, visible, rng, mirror):
+    """1 + N_AUG crops per labelled frame around its labelled centre: (M, 3, S, S), (M, K, 2), (M, K).
+    The augmented ones are rotated, scaled, shifted, occluded, brightened and, with probability
+    FLIP_PROB, mirrored (``mirror`` from :func:`lecturekit.augment.mirror_pairs`)."""
     centres = topdown.animal_centres(keypoints, visible)
     size = CROP_FRAME_PX * ZOOM
     xs, ks, vs = [], [], []
@@ -63,6 +72,7 @@ def training_crops(images, keypoints, visible, rng):
         k, v = topdown.crop_keypoints(keypoints, visible, A, size)
         if copy:
             x = augment.adjust_brightness_contrast(augment.occlude(x, rng, prob=0.3, max_frac=0.2), rng)
+            x, k, v = augment.random_flips(x, k, v, rng, mirror, prob=FLIP_PROB)
         xs.append(x)
         ks.append(k)
         vs.append(v)
@@ -125,23 +135,30 @@ def main() -> int:
           f"{stage1_cpu:.0f} s CPU")
     size = CROP_FRAME_PX * ZOOM
     rng = np.random.default_rng(0)
-    x_train, k_train, v_train = training_crops(images[train], kp[train], vis[train], rng)
+    mirror = augment.mirror_pairs(sk.names)
+    labels_visible = np.ones_like(vis[train]) if LABEL_OCCLUDED else vis[train]
+    x_train, k_train, v_train = training_crops(images[train], kp[train], labels_visible, rng, mirror)
     A_test = topdown.crop_affines(centre_pred, size, ZOOM)
     x_test = topdown.crop_images(images[test], A_test, size)
 
-    # top-down, pretrained: frozen features of the crops, head trained
-    torch.manual_seed(0)
-    model = cnn.pretrained_pose_net(sk.K, width=32)
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    cached = cnn.cache_features(model.backbone, x_train)
-    left = CPU_BUDGET_S - stage1_cpu - (time.process_time() - cpu0)
-    losses = cnn.train_head_on_features(model.head, cached, k_train, v_train, (size, size), epochs=60, lr=1e-2,
-                                        sigma=SIGMA_CROP, pos_weight=POS_WEIGHT, desc="top-down pretrained",
-                                        max_cpu_seconds=left)
-    cpu, wall = stage1_cpu + time.process_time() - cpu0, stage1_wall + time.perf_counter() - wall0
-    pred = cnn.predict_keypoints(model.head, cnn.cache_features(model.backbone, x_test))[0]
-    record("top-down, pretrained EfficientNet-Lite0 (frozen)", topdown.uncrop_keypoints(pred, A_test),
-           len(losses), cpu, wall)
+    def top_down_pretrained(name, visible_in_crops):
+        """Frozen features of the crops, head trained, flip-averaged heatmaps at test time."""
+        torch.manual_seed(0)
+        model = cnn.pretrained_pose_net(sk.K, width=32)
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        cached = cnn.cache_features(model.backbone, x_train)
+        left = CPU_BUDGET_S - stage1_cpu - (time.process_time() - cpu0)
+        losses = cnn.train_head_on_features(model.head, cached, k_train, visible_in_crops, (size, size), epochs=60,
+                                            lr=1e-2, sigma=SIGMA_CROP, pos_weight=POS_WEIGHT, desc=name,
+                                            max_cpu_seconds=left)
+        cpu, wall = stage1_cpu + time.process_time() - cpu0, stage1_wall + time.perf_counter() - wall0
+        pred = cnn.predict_keypoints(model, x_test, mirror=mirror)[0]
+        record(name, topdown.uncrop_keypoints(pred, A_test), len(losses), cpu, wall)
+
+    top_down_pretrained(MAIN, v_train)
+    # the same crops (same random stream) with only the visible keypoints labelled
+    _, _, v_visible = training_crops(images[train], kp[train], vis[train], np.random.default_rng(0), mirror)
+    top_down_pretrained("top-down, pretrained, visible labels only", v_visible)
 
     # top-down, scratch: the same crops, the same budget
     torch.manual_seed(0)
@@ -151,7 +168,7 @@ def main() -> int:
                                      sigma=SIGMA_CROP, pos_weight=POS_WEIGHT, desc="top-down scratch",
                                      max_cpu_seconds=CPU_BUDGET_S - stage1_cpu)
     cpu, wall = stage1_cpu + time.process_time() - cpu0, stage1_wall + time.perf_counter() - wall0
-    pred = cnn.predict_keypoints(scratch, x_test)[0]
+    pred = cnn.predict_keypoints(scratch, x_test, mirror=mirror)[0]
     record("top-down, scratch CNN", topdown.uncrop_keypoints(pred, A_test), len(losses), cpu, wall)
 
     # whole frame, pretrained (single stage): frames upsampled x2, frozen features, head trained
@@ -179,12 +196,13 @@ def main() -> int:
     for name, r in results["models"].items():
         print(f"{name:55s} {r['rmse_px']:8.2f} {r['pck_5pct_body']:7.3f} {r['pck_10pct_body']:8.3f} "
               f"{r['pck_3px']:8.3f} {r['epochs']:6d} {r['train_cpu_s']:6.0f}")
-    best = results["models"]["top-down, pretrained EfficientNet-Lite0 (frozen)"]
+    best = results["models"][MAIN]
     print("PCK@5% per keypoint, top-down pretrained: "
           + ", ".join(f"{n} {v:.2f}" for n, v in best["pck_5pct_body_per_keypoint"].items()))
-    a, b, c = (results["models"][n]["rmse_px"] for n in results["models"])
-    print(f"RMSE ratios (same labels, same CPU budget): scratch / pretrained = {b / a:.2f}, "
-          f"whole frame / top-down = {c / a:.2f}; goal PCK@5% >= 0.95")
+    rmse = {n: r["rmse_px"] for n, r in results["models"].items()}
+    print(f"RMSE ratios (same labels, same CPU budget): scratch / pretrained = "
+          f"{rmse['top-down, scratch CNN'] / rmse[MAIN]:.2f}, whole frame / top-down = "
+          f"{rmse['whole frame x2, pretrained EfficientNet-Lite0 (frozen)'] / rmse[MAIN]:.2f}; goal PCK@5% >= 0.95")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"results written to {RESULTS.relative_to(ROOT)}")
