@@ -217,6 +217,43 @@ def _check_training_data(n: int, keypoints, visible):
     return kp, vis
 
 
+def _fit(module: nn.Module, n: int, batch_loss, *, epochs: int, batch_size: int, lr: float, weight_decay: float,
+         seed: int, progress: bool, desc: str, max_cpu_seconds: float | None, frozen_bn: nn.Module | None) -> list[float]:
+    """The one training loop: Adam with a cosine learning-rate schedule over ``epochs`` shuffled
+    passes through ``n`` examples. batch_loss(idx, rng) -> scalar loss of the examples ``idx``;
+    ``frozen_bn``: a sub-module whose batch norm stays in eval mode (tiny batches).
+    Returns the mean loss per epoch."""
+    from tqdm.auto import tqdm
+
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
+    history = []
+    cpu_start = time.process_time()
+    bar = tqdm(range(epochs), desc=desc, disable=not progress)
+    for _ in bar:
+        module.train()
+        if frozen_bn is not None:
+            _bn_eval(frozen_bn)
+        order = rng.permutation(n)
+        total = 0.0
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            loss = batch_loss(idx, rng)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        sched.step()
+        history.append(total / n)
+        bar.set_postfix(loss=f"{history[-1]:.4f}")
+        if max_cpu_seconds is not None and time.process_time() - cpu_start > max_cpu_seconds:
+            break
+    module.eval()
+    return history
+
+
 def train_heatmap_model(model: nn.Module, images: torch.Tensor, keypoints, visible=None, *, epochs: int = 10,
                         batch_size: int = 8, lr: float = 1e-3, weight_decay: float = 1e-4, sigma: float = 2.0,
                         pos_weight: float = 1.0, augment: "_augment.AugmentConfig | None" = None, seed: int = 0,
@@ -231,43 +268,20 @@ def train_heatmap_model(model: nn.Module, images: torch.Tensor, keypoints, visib
     mode (tiny batches). max_cpu_seconds: stop after the epoch that exceeds this process CPU time.
     Returns the mean loss per epoch.
     """
-    from tqdm.auto import tqdm
-
     kp, vis = _check_training_data(images.shape[0], keypoints, visible)
-    rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
-    N, _, H, W = images.shape
-    history = []
-    cpu_start = time.process_time()
-    bar = tqdm(range(epochs), desc=desc, disable=not progress)
-    for _ in bar:
-        model.train()
-        if freeze_backbone_bn and hasattr(model, "backbone"):
-            _bn_eval(model.backbone)
-        order = rng.permutation(N)
-        total = 0.0
-        for start in range(0, N, batch_size):
-            idx = order[start:start + batch_size]
-            x, k, v = images[idx], kp[idx], vis[idx]
-            if augment is not None:
-                x, k, v = _augment.augment_batch(x, k, v, rng, augment)
-            y = torch.as_tensor(_heatmaps.heatmap_targets(k, (H, W), stride=model.stride, sigma=sigma, visible=v))
-            logits = model(x)
-            loss = _heatmaps.heatmap_loss(logits, y, torch.as_tensor(v), pos_weight=pos_weight)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        sched.step()
-        history.append(total / N)
-        bar.set_postfix(loss=f"{history[-1]:.4f}")
-        if max_cpu_seconds is not None and time.process_time() - cpu_start > max_cpu_seconds:
-            break
-    model.eval()
-    return history
+    H, W = images.shape[-2:]
+
+    def batch_loss(idx, rng):
+        x, k, v = images[idx], kp[idx], vis[idx]
+        if augment is not None:
+            x, k, v = _augment.augment_batch(x, k, v, rng, augment)
+        y = torch.as_tensor(_heatmaps.heatmap_targets(k, (H, W), stride=model.stride, sigma=sigma, visible=v))
+        return _heatmaps.heatmap_loss(model(x), y, torch.as_tensor(v), pos_weight=pos_weight)
+
+    frozen = model.backbone if freeze_backbone_bn and hasattr(model, "backbone") else None
+    return _fit(model, images.shape[0], batch_loss, epochs=epochs, batch_size=batch_size, lr=lr,
+                weight_decay=weight_decay, seed=seed, progress=progress, desc=desc,
+                max_cpu_seconds=max_cpu_seconds, frozen_bn=frozen)
 
 
 def train_head_on_features(head: nn.Module, features: list[torch.Tensor], keypoints, visible, image_shape, *,
@@ -282,39 +296,18 @@ def train_head_on_features(head: nn.Module, features: list[torch.Tensor], keypoi
     image_shape: (H, W) px of the images the features came from; max_cpu_seconds: as in
     :func:`train_heatmap_model`. Returns the loss per epoch.
     """
-    from tqdm.auto import tqdm
-
     N = features[0].shape[0]
     kp, vis = _check_training_data(N, keypoints, visible)
     targets = torch.as_tensor(_heatmaps.heatmap_targets(kp, image_shape, stride=head.stride, sigma=sigma, visible=vis))
     mask = torch.as_tensor(vis)
-    rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
-    opt = torch.optim.Adam([p for p in head.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
-    history = []
-    cpu_start = time.process_time()
-    bar = tqdm(range(epochs), desc=desc, disable=not progress)
-    for _ in bar:
-        head.train()
-        if hasattr(head, "tail"):
-            _bn_eval(head.tail)
-        order = torch.as_tensor(rng.permutation(N))
-        total = 0.0
-        for start in range(0, N, batch_size):
-            idx = order[start:start + batch_size]
-            loss = _heatmaps.heatmap_loss(head([f[idx] for f in features]), targets[idx], mask[idx], pos_weight=pos_weight)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        sched.step()
-        history.append(total / N)
-        bar.set_postfix(loss=f"{history[-1]:.4f}")
-        if max_cpu_seconds is not None and time.process_time() - cpu_start > max_cpu_seconds:
-            break
-    head.eval()
-    return history
+
+    def batch_loss(idx, rng):
+        idx = torch.as_tensor(idx)
+        return _heatmaps.heatmap_loss(head([f[idx] for f in features]), targets[idx], mask[idx], pos_weight=pos_weight)
+
+    return _fit(head, N, batch_loss, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                seed=seed, progress=progress, desc=desc, max_cpu_seconds=max_cpu_seconds,
+                frozen_bn=getattr(head, "tail", None))
 
 
 @torch.no_grad()
