@@ -311,14 +311,22 @@ def train_head_on_features(head: nn.Module, features: list[torch.Tensor], keypoi
 
 
 @torch.no_grad()
-def predict_heatmaps(model: nn.Module, inputs, batch_size: int = 32, mirror=None) -> np.ndarray:
+def predict_heatmaps(model: nn.Module, inputs, batch_size: int = 32, mirror=None, scales=None) -> np.ndarray:
     """Heatmap probabilities sigma(logits): inputs (N, 3, H, W) images, or a feature list for a head.
 
     mirror: optional (K,) from :func:`lecturekit.augment.mirror_pairs`: test-time flip augmentation,
     the heatmaps averaged with those of the left-right flipped images
-    (:func:`lecturekit.heatmaps.average_with_mirrored`; images only, W a multiple of the stride).
-    Returns (N, K, Hs, Ws) float32 numpy.
+    (:func:`lecturekit.heatmaps.average_with_mirrored`; images only, W a multiple of the stride
+    unless ``scales`` is given).
+    scales: optional sequence of positive factors: multi-scale test-time augmentation (images only).
+    Each image is resized by each factor onto a canvas that holds all of it (width and height
+    padded to a multiple of the stride), its heatmaps are resampled back onto the grid of the
+    image itself and the results averaged; ``scales=[0.5]`` alone predicts at half resolution
+    and returns heatmaps on the full-resolution grid.
+    Returns (N, K, Hs, Ws) float32 numpy; with ``scales``, (Hs, Ws) = (ceil(H / stride), ceil(W / stride)).
     """
+    if scales is not None:
+        return _predict_multiscale(model, inputs, scales, batch_size, mirror)
     if mirror is not None:
         if isinstance(inputs, (list, tuple)):
             raise ValueError("inputs: flip averaging (mirror) needs images (N, 3, H, W), not cached features")
@@ -334,10 +342,34 @@ def predict_heatmaps(model: nn.Module, inputs, batch_size: int = 32, mirror=None
     return torch.cat(outs).numpy()
 
 
-def predict_keypoints(model: nn.Module, inputs, *, refine: str = "quadratic", batch_size: int = 32, mirror=None):
-    """Heatmaps (optionally flip-averaged, see :func:`predict_heatmaps`) then decoding: returns
-    (points (N, K, 2) image px, scores (N, K), heatmaps)."""
-    h = predict_heatmaps(model, inputs, batch_size, mirror=mirror)
+def _predict_multiscale(model: nn.Module, images, scales, batch_size: int, mirror) -> np.ndarray:
+    """:func:`predict_heatmaps` with ``scales``: resize, predict, resample back, average."""
+    if not torch.is_tensor(images) or images.ndim != 4:
+        raise ValueError("inputs: multi-scale averaging (scales) needs images (N, 3, H, W), not cached features")
+    factors = np.atleast_1d(np.asarray(scales, dtype=float))
+    if factors.ndim != 1 or len(factors) == 0 or not np.all(factors > 0):
+        raise ValueError(f"scales: expected a non-empty sequence of positive factors, got {scales!r}")
+    st = int(model.stride)
+    H, W = images.shape[-2:]
+    grid = (-(-H // st), -(-W // st))
+    averaged = []
+    for f in factors:
+        # pixel centres 0..W-1 land on 0..f (W-1); the canvas rounds that span up to whole cells
+        canvas = tuple(int(np.ceil((f * (n - 1) + 1) / st - 1e-9)) * st for n in (H, W))
+        resize = np.array([[f, 0.0, 0.0], [0.0, f, 0.0]])
+        x = images if (f == 1.0 and canvas == (H, W)) else _augment.warp_images(images, resize, canvas)
+        h = predict_heatmaps(model, x, batch_size, mirror=mirror)
+        back = _heatmaps.grid_affine(np.array([[1 / f, 0.0, 0.0], [0.0, 1 / f, 0.0]]), st)
+        h = _augment.warp_images(torch.as_tensor(h), back, grid).numpy()
+        averaged.append(h)
+    return np.mean(averaged, axis=0).astype(np.float32)
+
+
+def predict_keypoints(model: nn.Module, inputs, *, refine: str = "quadratic", batch_size: int = 32, mirror=None,
+                      scales=None):
+    """Heatmaps (optionally flip- and scale-averaged, see :func:`predict_heatmaps`) then decoding:
+    returns (points (N, K, 2) image px, scores (N, K), heatmaps)."""
+    h = predict_heatmaps(model, inputs, batch_size, mirror=mirror, scales=scales)
     pts, scores = _heatmaps.decode_heatmaps(h, model.stride, refine=refine)
     return pts, scores, h
 

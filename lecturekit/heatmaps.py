@@ -44,6 +44,7 @@ __all__ = [
     "decode_argmax",
     "decode_heatmaps",
     "average_with_mirrored",
+    "grid_affine",
     "subpixel_refine",
     "keypoint_errors",
     "rmse_px",
@@ -262,6 +263,24 @@ def average_with_mirrored(heatmaps, mirrored_heatmaps, mirror, image_width: int,
         raise ValueError(f"image_width: expected {h.shape[-1]} cells x stride {stride} px, got {image_width} px "
                          "(pad the images to a multiple of the stride)")
     return 0.5 * (h + hm[:, np.asarray(mirror, dtype=int)][..., ::-1])
+
+
+def grid_affine(A, stride: int) -> np.ndarray:
+    """The same affine map in heatmap-cell coordinates: cell (i, j) sits at image px
+    (stride j + (stride - 1) / 2, stride i + (stride - 1) / 2) (:func:`cell_centers`).
+
+    A: (2, 3) map of image px; stride: int >= 1. Returns (2, 3), G = S A S^-1 with S: px -> cells,
+    so that resampling heatmaps with G (:func:`lecturekit.augment.warp_images`) moves them as A
+    moves the image.
+    """
+    A = np.asarray(A, dtype=float)
+    if A.shape != (2, 3):
+        raise ValueError(f"A: expected a (2, 3) affine map of image px, got shape {A.shape}")
+    if int(stride) < 1:
+        raise ValueError(f"stride: expected an integer >= 1, got {stride}")
+    st = float(int(stride))
+    S = np.array([[1 / st, 0, -(st - 1) / (2 * st)], [0, 1 / st, -(st - 1) / (2 * st)], [0, 0, 1]])
+    return (S @ np.vstack([A, [0, 0, 1]]) @ np.linalg.inv(S))[:2]
 
 
 def subpixel_refine(heatmaps, ii, jj, stride: int = 1, *, refine: str = "quadratic", window: int = 1) -> np.ndarray:

@@ -207,3 +207,89 @@ def test_predict_heatmaps_with_mirror_averages_with_the_flipped_prediction():
     assert not np.allclose(cnn.predict_heatmaps(Pool(), x, mirror=mirror), plain)
     with pytest.raises(ValueError, match="cached features"):
         cnn.predict_heatmaps(Pool(), [x], mirror=mirror)
+
+
+def test_grid_affine_resamples_heatmaps_as_the_map_moves_the_image():
+    from lecturekit import augment
+
+    stride, (Hs, Ws) = 4, (9, 11)
+    # oracle: a "heatmap" whose two channels hold each cell centre's own image px (x, y); bilinear
+    # resampling reproduces a linear function exactly, so output cell c must read A^-1 (centre of c)
+    xs, ys = hm.cell_centers(Ws, stride), hm.cell_centers(Hs, stride)
+    ramp = np.stack(np.meshgrid(xs, ys))[None].astype(np.float64)
+    A = augment.affine_matrix(20.0, 1.3, translation=(3.0, -2.0), center=(20.0, 17.0))
+    out = augment.warp_images(torch.as_tensor(ramp), hm.grid_affine(A, stride), (Hs, Ws)).numpy()[0]
+    centres = np.stack(np.meshgrid(xs, ys), -1)  # (Hs, Ws, 2) px
+    A_inv = np.linalg.inv(np.vstack([A, [0, 0, 1]]))
+    expected = centres @ A_inv[:2, :2].T + A_inv[:2, 2]
+    inside = ((expected >= [xs[0], ys[0]]) & (expected <= [xs[-1], ys[-1]])).all(-1)
+    assert inside.sum() > 20
+    np.testing.assert_allclose(np.moveaxis(out, 0, -1)[inside], expected[inside], atol=1e-9)
+    with pytest.raises(ValueError, match="A: expected"):
+        hm.grid_affine(np.eye(3), stride)
+
+
+class _PoolNet(torch.nn.Module):
+    """A stand-in "network": heatmap logits = the 4x4 average of the first image channel, so a
+    bright blob at p gives a heatmap peak at p at any scale."""
+
+    stride = 4
+
+    def forward(self, x):
+        return torch.nn.functional.avg_pool2d(x[:, :1], 4)
+
+
+def _blob_image(centre, shape=(50, 67), sigma=5.0):
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    blob = 6.0 * np.exp(-((xx - centre[0]) ** 2 + (yy - centre[1]) ** 2) / (2 * sigma ** 2)) - 3.0
+    return torch.as_tensor(np.broadcast_to(blob, (1, 3) + shape).copy(), dtype=torch.float32)
+
+
+class _RampNet(torch.nn.Module):
+    """Heatmap probability = (4x4 average of image channel 0) / 1000: on an image whose channel 0
+    holds each pixel's own x, every cell reads the x (px of the original image) of its centre / 1000."""
+
+    stride = 4
+
+    def forward(self, x):
+        return torch.logit(torch.nn.functional.avg_pool2d(x[:, :1], 4) / 1000.0)
+
+
+@pytest.mark.parametrize("f", [0.5, 0.8, 1.0, 1.25, 2.0])
+def test_multiscale_heatmaps_are_resampled_onto_the_cells_of_the_image(f):
+    H, W = 50, 67  # neither side a multiple of the stride
+    x = torch.zeros(1, 3, H, W, dtype=torch.float64)
+    x[0, 0] = torch.arange(W, dtype=torch.float64)
+    h = cnn.predict_heatmaps(_RampNet().double(), x, scales=[f])
+    assert h.shape == (1, 1, 13, 17)
+    # a linear function survives pooling and bilinear resampling exactly, so away from the padded
+    # border cell j of the result must read its own centre (cell_centers): a slip of the cell
+    # convention when resampling back would be (stride - 1) / 2 |1 / f - 1| >= 0.3 px here
+    centres = hm.cell_centers(17, 4)
+    np.testing.assert_allclose(h[0, 0, 1:-2, 1:-2] * 1000, np.broadcast_to(centres[1:-2], (10, 14)), atol=1e-3)
+
+
+@pytest.mark.parametrize("scales", [(1.0,), (0.8, 1.0, 1.25)])
+def test_multiscale_prediction_returns_to_the_grid_of_the_image(scales):
+    from lecturekit import augment
+
+    centre = np.array([41.3, 27.6])
+    x = _blob_image(centre)  # 50 x 67: neither side a multiple of the stride
+    h = cnn.predict_heatmaps(_PoolNet(), x, scales=scales)
+    assert h.shape == (1, 1, 13, 17) and h.dtype == np.float32
+    pts, _ = hm.decode_heatmaps(h, 4, refine="quadratic")
+    assert np.linalg.norm(pts[0, 0] - centre) < 0.5  # the blob's peak, found through every scale
+    mirror = augment.mirror_pairs(["nose"])
+    both = cnn.predict_heatmaps(_PoolNet(), x, scales=scales, mirror=mirror)  # canvases are padded for the flip
+    assert np.linalg.norm(hm.decode_heatmaps(both, 4, refine="quadratic")[0][0, 0] - centre) < 0.5
+
+
+def test_multiscale_at_scale_one_is_the_plain_prediction_and_bad_scales_are_refused():
+    x = _blob_image((30.0, 20.0), shape=(48, 64))
+    np.testing.assert_allclose(cnn.predict_heatmaps(_PoolNet(), x, scales=[1.0]), cnn.predict_heatmaps(_PoolNet(), x),
+                               atol=1e-6)
+    for bad in ([], [0.0, 1.0], [-1.0]):
+        with pytest.raises(ValueError, match="scales"):
+            cnn.predict_heatmaps(_PoolNet(), x, scales=bad)
+    with pytest.raises(ValueError, match="cached features"):
+        cnn.predict_heatmaps(_PoolNet(), [x], scales=[1.0])
