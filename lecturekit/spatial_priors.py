@@ -26,7 +26,7 @@ given x a vMF (conjugacy).
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import log_ndtr, ndtr
+from scipy.special import ndtr
 
 __all__ = ["distance_prior_logpdf", "uniform_direction_logpdf", "bone_length_pdf_distance",
            "bone_length_pdf_uniform_direction", "sample_uniform_direction_offsets",

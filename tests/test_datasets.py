@@ -96,7 +96,7 @@ def test_corrupt_cache_is_rebuilt(cache):
 
 def test_interrupted_write_keeps_the_old_cache(cache, monkeypatch):
     folder, calls = cache
-    good = datasets.load("mocap")
+    datasets.load("mocap")  # the cache, written once
     before = (folder / "mocap.npz").read_bytes()
 
     def broken_savez(handle, **arrays):

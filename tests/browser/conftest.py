@@ -13,7 +13,6 @@ paths resolve alike), so running and saving in the browser never touches the rep
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import time

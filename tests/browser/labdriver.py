@@ -28,7 +28,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lecturekit.export import CHROMIUM_ARGS, chromium_executable  # one launch recipe for tests and exports
+from lecturekit.export import CHROMIUM_ARGS, chromium_executable  # noqa: F401  (re-exported: one launch recipe for tests and exports)
 
 ROOT = Path(__file__).resolve().parents[2]
 # The course whose notebooks are tested (default: this repository; point it at another course
