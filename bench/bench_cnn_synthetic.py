@@ -105,6 +105,7 @@ def evaluate(pred, truth, visible, body_length, names) -> dict:
 def main() -> int:
     threads = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv else 2
     torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)  # subnormal floats slow CPU training down (see bench_cnn_realdata.py)
     ds = datasets.load("frames")
     sk = synth.rodent_skeleton()
     kp, vis = ds["keypoints2d"], ds["visible"]
