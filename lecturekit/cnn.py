@@ -359,8 +359,11 @@ def _predict_multiscale(model: nn.Module, images, scales, batch_size: int, mirro
         resize = np.array([[f, 0.0, 0.0], [0.0, f, 0.0]])
         x = images if (f == 1.0 and canvas == (H, W)) else _augment.warp_images(images, resize, canvas)
         h = predict_heatmaps(model, x, batch_size, mirror=mirror)
-        back = _heatmaps.grid_affine(np.array([[1 / f, 0.0, 0.0], [0.0, 1 / f, 0.0]]), st)
-        h = _augment.warp_images(torch.as_tensor(h), back, grid).numpy()
+        if f == 1.0:  # the canvas only pads: its first cells are the image's own
+            h = h[..., :grid[0], :grid[1]]
+        else:
+            back = _heatmaps.grid_affine(np.array([[1 / f, 0.0, 0.0], [0.0, 1 / f, 0.0]]), st)
+            h = _augment.warp_images(torch.as_tensor(h), back, grid).numpy()
         averaged.append(h)
     return np.mean(averaged, axis=0).astype(np.float32)
 
