@@ -362,7 +362,7 @@ def _predict_multiscale(model: nn.Module, images, scales, batch_size: int, mirro
         if f == 1.0:  # the canvas only pads: its first cells are the image's own
             h = h[..., :grid[0], :grid[1]]
         else:
-            back = _heatmaps.grid_affine(np.array([[1 / f, 0.0, 0.0], [0.0, 1 / f, 0.0]]), st)
+            back = _heatmaps.grid_affine(_augment.invert_affines(resize)[0], st)
             h = _augment.warp_images(torch.as_tensor(h), back, grid).numpy()
         averaged.append(h)
     return np.mean(averaged, axis=0).astype(np.float32)
