@@ -40,7 +40,9 @@ sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "bench" / "results" / "cnn_realdata.json"
 
-from lecturekit import augment, cnn, deeplabcut, heatmaps, pretrained, topdown  # noqa: E402
+from lecturekit.cnn import augment, heatmaps, pretrained, topdown
+from lecturekit import cnn
+from lecturekit.formats import deeplabcut  # noqa: E402
 
 ANCHORS = {
     "dlc-openfield": {"human labelling variability": 2.69, "DeepLabCut ResNet-50 (TF)": 3.09,
@@ -76,7 +78,7 @@ def split_half(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def crop_affines(rng, keypoints, visible, scale: float, crop: int, image_size, rotation_deg=25.0,
                  scale_range=(0.8, 1.25), jitter=0.2, background=0.25) -> np.ndarray:
-    """Random training crops (B, 2, 3) around the animal (:func:`lecturekit.topdown.crop_affines`):
+    """Random training crops (B, 2, 3) around the animal (:func:`lecturekit.cnn.topdown.crop_affines`):
     centred on the mean labelled keypoint, or with probability ``background`` on a uniform point
     of the frame (so the network also sees empty arena and learns not to fire there); shifted by
     up to ``jitter`` of the crop side, rotated and scaled."""
@@ -113,7 +115,7 @@ def train(model, images, keypoints, visible, setting: Setting, mirror, seed=0, l
     The stem and the high-resolution blocks stay frozen (ImageNet weights), so their outputs for
     every augmented crop are computed once (:func:`lecturekit.cnn.cache_trunk_features`); the
     stride-16 blocks and the deconvolution head are then trained for ``setting.epochs`` epochs.
-    With ``mirror`` (from :func:`lecturekit.augment.mirror_pairs`) half the crops are mirrored
+    With ``mirror`` (from :func:`lecturekit.cnn.augment.mirror_pairs`) half the crops are mirrored
     left-right, swapping the left and right body parts; None: no mirroring. Returns the seconds spent.
     """
     rng = np.random.default_rng(seed)

@@ -6,7 +6,7 @@ The first ``N_LABELLED`` (<= 100) frames are labelled for training; frames 300-3
 of behaviour) are the test set. Every model gets the same budget of process CPU time for training
 (<= 60 s, ``CPU_BUDGET_S``, feature caching and stage 1 included):
 
-* **top-down, pretrained** (:mod:`lecturekit.topdown`): stage 1 finds the animal: one centroid
+* **top-down, pretrained** (:mod:`lecturekit.cnn.topdown`): stage 1 finds the animal: one centroid
   heatmap from the frozen ImageNet EfficientNet-Lite0 features of the whole frame (head only);
   stage 2 crops a ``CROP_FRAME_PX`` window around that centre, zoomed x``ZOOM``, and a head on
   the frozen features of the crop predicts the 13 heatmaps. Training crops are centred on the
@@ -43,7 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "cnn_synthetic.json"
 
-from lecturekit import augment, cnn, datasets, heatmaps, pretrained, synth, topdown  # noqa: E402
+from lecturekit.cnn import augment, heatmaps, pretrained, topdown
+from lecturekit import cnn, datasets, synth  # noqa: E402
 
 N_LABELLED = 100
 MAIN = "top-down, pretrained EfficientNet-Lite0 (frozen)"
@@ -61,7 +62,7 @@ LABEL_OCCLUDED = True  # train on occluded keypoints too (the simulator knows wh
 def training_crops(images, keypoints, visible, rng, mirror):
     """1 + N_AUG crops per labelled frame around its labelled centre: (M, 3, S, S), (M, K, 2), (M, K).
     The augmented ones are rotated, scaled, shifted, occluded, brightened and, with probability
-    FLIP_PROB, mirrored (``mirror`` from :func:`lecturekit.augment.mirror_pairs`)."""
+    FLIP_PROB, mirrored (``mirror`` from :func:`lecturekit.cnn.augment.mirror_pairs`)."""
     centres = topdown.animal_centres(keypoints, visible)
     size = CROP_FRAME_PX * ZOOM
     xs, ks, vs = [], [], []

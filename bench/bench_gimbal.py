@@ -43,7 +43,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 import numpy as np  # noqa: E402
 
-from lecturekit import bayes3d, datasets, metrics, synth, triangulation  # noqa: E402
+from lecturekit.triangulation import bayes3d
+from lecturekit import datasets, metrics, synth, triangulation  # noqa: E402
 from lecturekit.gimbal import GimbalSampler, diagnostics, fit_gimbal, fit_observation_model  # noqa: E402
 
 ANIPOSE_PYTHON = ROOT / "bench" / ".venv-anipose" / "bin" / "python"

@@ -1,4 +1,4 @@
-"""Benchmark: grading a class serially and in parallel with ``lecturekit.grading.grade``.
+"""Benchmark: grading a class serially and in parallel with ``lecturekit.course.grading.grade``.
 
 Builds a temporary course (never the repository's gradebook), releases a part, submits N copies
 of its solution, then grades them three ways in the same run:
@@ -52,7 +52,7 @@ def tiny_part() -> nbformat.NotebookNode:
 
 def build_course(folder: Path, part: str, n: int) -> float:
     """A course in ``folder`` with ``part`` released and n students who submitted its solution."""
-    from lecturekit.release import release
+    from lecturekit.course.release import release
 
     shutil.copy(ROOT / "nbgrader_config.py", folder / "nbgrader_config.py")
     dest = folder / "solutions" / part
@@ -77,7 +77,7 @@ def fresh_copy(template: Path, name: str) -> Path:
 
 
 def time_nbgrader_alone(course: Path, part: str, students: list[str]) -> float:
-    from lecturekit.grading import _api
+    from lecturekit.course.grading import _api
 
     api = _api(course, f"sqlite:///{course / 'gradebook.db'}")
     start = time.perf_counter()
@@ -91,7 +91,7 @@ def time_nbgrader_alone(course: Path, part: str, students: list[str]) -> float:
 
 
 def time_lecturekit(course: Path, part: str, workers: int, cell_timeout: int) -> tuple[float, float]:
-    from lecturekit.grading import grade
+    from lecturekit.course.grading import grade
 
     start = time.perf_counter()
     results = grade(course, part, workers=workers, cell_timeout=cell_timeout)
@@ -111,7 +111,7 @@ def main() -> int:
     parser.add_argument("--skip-nbgrader-alone", action="store_true", help="do not time the nbgrader-only peer")
     args = parser.parse_args()
 
-    from lecturekit.grading import ensure_nbgrader_tools_on_path
+    from lecturekit.course.grading import ensure_nbgrader_tools_on_path
 
     ensure_nbgrader_tools_on_path()
     os.environ.setdefault("MPLBACKEND", "Agg")

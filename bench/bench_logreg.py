@@ -4,7 +4,7 @@ The course's patch problem (``patches.course_patch_problem``: 15 x 15 patches ar
 rodent's ``spine_mid`` keypoint, N >= 20,000 patches, P = 226 features with the bias) is fitted
 with the same L2 objective, sum_n loss_n + (l2 / 2) ||w||^2, by
 
-* ``lecturekit.optim.fit_newton``                       (ours: Newton / IRLS, Cholesky solve)
+* ``lecturekit.patch_classifier.optim.fit_newton``                       (ours: Newton / IRLS, Cholesky solve)
 * ``LogisticRegression(solver="lbfgs")``                (C = 1 / l2, fit_intercept=False)
 * ``LogisticRegression(solver="newton-cholesky")``      (same)
 
@@ -31,7 +31,7 @@ import sklearn
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from lecturekit import logreg, optim, patches
+from lecturekit.patch_classifier import logreg, optim, patches
 
 RESULTS = Path(__file__).resolve().parent / "results" / "logreg.json"
 

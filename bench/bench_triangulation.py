@@ -1,4 +1,4 @@
-"""Benchmark: lecturekit.triangulation / lecturekit.bayes3d side by side with aniposelib 0.8.
+"""Benchmark: lecturekit.triangulation / lecturekit.triangulation.bayes3d side by side with aniposelib 0.8.
 
 What it measures (one run, same data, same machine):
 
@@ -48,7 +48,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 import numpy as np  # noqa: E402
 
-from lecturekit import bayes3d, datasets, geometry, metrics, synth, triangulation  # noqa: E402
+from lecturekit.triangulation import bayes3d
+from lecturekit import datasets, geometry, metrics, synth, triangulation  # noqa: E402
 
 try:
     import aniposelib

@@ -28,7 +28,8 @@ import numpy as np
 
 from . import synth
 
-__all__ = ["names", "load", "build", "build_all", "cache_dir", "cache_path", "DATASET_VERSION"]
+__all__ = ["names", "describe", "cache_state", "load", "build", "build_all", "cache_dir", "cache_path",
+           "DATASET_VERSION"]
 
 DATASET_VERSION = 1
 _KEY_FIELD = "_cache_key"
@@ -73,6 +74,21 @@ _SPECS: dict[str, _Spec] = {
 def names() -> tuple[str, ...]:
     """Names of the course datasets: ("frames", "multiview", "mocap")."""
     return tuple(_SPECS)
+
+
+def describe(name: str) -> str:
+    """One line saying what dataset ``name`` holds."""
+    return _spec(name).description
+
+
+def cache_state(name: str) -> str:
+    """"not built", "stale (will rebuild)" or "cached, <size> MB" for dataset ``name``."""
+    path = cache_path(name)
+    if not path.exists():
+        return "not built"
+    if _read(path, _cache_key(name)) is None:
+        return "stale (will rebuild)"
+    return f"cached, {path.stat().st_size / 1e6:.1f} MB"
 
 
 def cache_dir() -> Path:

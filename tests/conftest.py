@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from lecturekit import netguard
+from lecturekit.course import netguard
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -16,7 +17,7 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 def pytest_configure(config):
     # Every test, and every notebook kernel started from a test (nbval, nbclient, nbgrader,
     # JupyterLab), runs with the network refused: the course must work offline.
-    os.environ[netguard.ENV_VAR] = "1"
+    netguard.guard_child_processes(Path(tempfile.mkdtemp(prefix="lecturekit-netguard-")))
     os.environ.setdefault("MPLBACKEND", "Agg")
     netguard.install()
 

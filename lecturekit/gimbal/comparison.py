@@ -53,7 +53,7 @@ def compare_methods(cameras, observations, truth, params, params_one_state, para
     ransac = initial_positions(cameras, observations, "ransac", ransac_threshold)
     rows["RANSAC"] = mpe_pair(ransac, truth)
     if include_models01:
-        from .. import bayes3d
+        from ..triangulation import bayes3d
 
         rows["Model 0"] = mpe_pair(bayes3d.fit_model0(cameras, observations), truth)
         rows["Model 1"] = mpe_pair(bayes3d.fit_model1(cameras, observations).positions, truth)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..geometry import Camera, _check_cameras
+from ..geometry import Camera, as_camera_list
 from .behaviour import ARENA_HALF_WIDTH
 from .skeleton import Skeleton, rodent_skeleton
 
@@ -206,7 +206,7 @@ def _resized(camera: Camera, image_size) -> Camera:
 
 
 def _prepare_cameras(cameras, image_size) -> list[Camera]:
-    cameras = _check_cameras(cameras)
+    cameras = as_camera_list(cameras)
     if image_size is not None:
         try:
             size = tuple(int(v) for v in image_size)

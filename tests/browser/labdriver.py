@@ -4,7 +4,7 @@ Three pieces, used by ``conftest.py`` and ``test_lab.py``:
 
 * :class:`LabServer` starts ``make lab`` (``HEADLESS=1 PORT=<free port>``, the README's command)
   in a course folder with a token, waits until it answers, and stops its whole process group;
-* ``lecturekit.export.chromium_executable`` / ``CHROMIUM_ARGS`` launch Debian's Chromium (never a
+* ``lecturekit.course.export.chromium_executable`` / ``CHROMIUM_ARGS`` launch Debian's Chromium (never a
   downloaded one);
 * :class:`NotebookTab` is one browser tab holding one notebook: wait for the kernel, Run All,
   wait until every cell ran, save, and move each control of every ``lecturekit-widget``.
@@ -28,7 +28,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lecturekit.export import CHROMIUM_ARGS, chromium_executable  # noqa: F401  (re-exported: one launch recipe for tests and exports)
+from lecturekit.course.export import CHROMIUM_ARGS, chromium_executable  # noqa: F401  (re-exported: one launch recipe for tests and exports)
 
 ROOT = Path(__file__).resolve().parents[2]
 # The course whose notebooks are tested (default: this repository; point it at another course

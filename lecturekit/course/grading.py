@@ -1,0 +1,613 @@
+"""Grading a class with nbgrader: collect submissions, autograde them in parallel, hand back feedback.
+
+Nothing here grades a notebook itself: nbgrader's ``autograde`` runs every submission (its
+``OverwriteCells`` restores edited or deleted test cells, ``DeduplicateIds`` drops duplicated
+ones, the per-cell timeout interrupts endless loops) and its gradebook (SQLite) holds the
+scores. This module adds what a class needs around it:
+
+* :func:`collect` (from :mod:`lecturekit.course.submissions`) turns a folder of files as an LMS exports
+  them (``alice_01_logistic_regression.ipynb``, ``alice/01_logistic_regression.ipynb``,
+  Canvas-style ``alice_late_123_456_<part>-1.ipynb``) into nbgrader's
+  ``submitted/<student>/<part>/<part>.ipynb`` layout.
+* :func:`grade` autogrades every new or changed submission of a part, ``workers`` at a time.
+  Each student is graded in **its own process against its own temporary course folder and a
+  snapshot of the gradebook**; the parent alone writes the shared ``gradebook.db``, one student
+  per SQLite transaction, copying only the automatic fields (``auto_score``, ``auto_comment``,
+  ``needs_manual_grade``) so manual grades entered in the formgrader survive. A worker that
+  crashes or hangs therefore cannot touch the shared gradebook; its student gets 0 and a reason.
+  Workers are forked from a server with nbgrader already imported, and nbgrader's per-open
+  ``alembic heads`` subprocess is asked once, which keeps per-student overhead small.
+* Broken files (not JSON, empty, the wrong part) never reach nbgrader: they are recorded with 0
+  points and a reason. Every graded submission gets a row in ``grading/<part>/grades.csv``
+  (student, part, score, max score, points per test cell, status, reason) and an HTML feedback
+  file under ``feedback/<student>/<part>/``.
+
+Re-grading is idempotent: a submission whose bytes have not changed since it was graded is
+skipped (``force=True`` re-runs it), so a late submission adds exactly one student.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .release import course_config, course_root, ensure_environment_on_path, list_parts, nbgrader_api
+from .submissions import Collected, collect, diagnose_submission, parse_submission_name, submitted_students
+from .submissions import digest as _digest
+from .submissions import write_json_atomic as _write_json_atomic
+
+__all__ = [
+    "GradingError",
+    "Collected",
+    "SubmissionResult",
+    "parse_submission_name",
+    "collect",
+    "diagnose_submission",
+    "submitted_students",
+    "grade",
+    "read_grades",
+    "write_grades_csv",
+    "write_part_csv",
+    "feedback",
+    "STATUSES",
+    "ensure_nbgrader_tools_on_path",
+]
+
+#: Every status a row of grades.csv can have.
+STATUSES = ("graded", "timeout", "crashed", "unreadable", "wrong_part", "failed")
+_TRUNCATED = "... output truncated by lecturekit grading"
+_STATUS_FILE = "status.json"
+
+
+class GradingError(RuntimeError):
+    """A class cannot be graded as asked (unknown part, nothing released, bad arguments)."""
+
+
+# ----------------------------------------------------------------------------------- worker
+def _nbgrader_config(root: Path, db_url: str, extra: dict | None = None):
+    from traitlets.config import Config
+
+    config = course_config(root, {"CourseDirectory": {"db_url": db_url}})
+    config.merge(Config(extra or {}))
+    return config
+
+
+def _api(root: Path, db_url: str, extra: dict | None = None):
+    from traitlets.config import Config
+
+    merged = Config({"CourseDirectory": {"db_url": db_url}})
+    merged.merge(Config(extra or {}))
+    return nbgrader_api(root, merged)
+
+
+def _alembic_head() -> str:
+    """The gradebook schema version of the installed nbgrader (asked once per process).
+
+    nbgrader's ``Gradebook()`` runs ``alembic heads`` in a subprocess each time it opens the
+    database (about 0.4 s of CPU, a dozen times per graded notebook); the answer is a constant.
+    """
+    import nbgrader.api as api
+
+    if not hasattr(_alembic_head, "value"):
+        _alembic_head.value = api.get_alembic_version()
+        head = _alembic_head.value
+        api.get_alembic_version = lambda: head
+    return _alembic_head.value
+
+
+def _worker_main(job_file: str) -> int:
+    """Autograde one student in a private course folder (run by :func:`grade` in its own process)."""
+    job = json.loads(Path(job_file).read_text())
+    log = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.chdir(job["work"])
+    import nbgrader.api
+
+    head = job["alembic_head"]
+    nbgrader.api.get_alembic_version = lambda: head
+    os.environ["LECTUREKIT_CELL_TIMEOUT"] = str(job["cell_timeout"])
+    if job.get("memory_limit_bytes"):
+        import resource
+
+        limit = int(job["memory_limit_bytes"])
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    work = Path(job["work"])
+    extra = {
+        "Execute": {"timeout": job["cell_timeout"]},
+        "ExecutePreprocessor": {"timeout": job["cell_timeout"]},
+        "Autograde": {"autograde_preprocessors": [
+            "nbgrader.preprocessors.Execute", "nbgrader.preprocessors.IgnorePattern",
+            "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
+            "lecturekit.course.grading.LimitOutputSize", "nbgrader.preprocessors.SaveAutoGrades",
+            "nbgrader.preprocessors.AssignLatePenalties", "nbgrader.preprocessors.CheckCellMetadata"]},
+        "LimitOutputSize": {"max_chars": job["max_output_chars"]},
+    }
+    # nbgrader issue #1083: DeduplicateIds leaves `"nbgrader": {}` on a duplicated test cell and
+    # OverwriteCells(add_missing_cells) then fails on it; drop that empty metadata in between.
+    extra["Autograde"]["sanitize_preprocessors"] = [
+        "nbgrader.preprocessors.ClearOutput", "nbgrader.preprocessors.DeduplicateIds",
+        "lecturekit.course.grading.DropEmptyNbgraderMetadata", "nbgrader.preprocessors.OverwriteKernelspec",
+        "nbgrader.preprocessors.OverwriteCells", "nbgrader.preprocessors.CheckCellMetadata"]
+    api = _api(work, f"sqlite:///{work / 'gradebook.db'}", extra)
+    start = time.perf_counter()
+    result = {"autograde": api.autograde(job["part"], job["student"], force=True, create=True)}
+    result["seconds"] = {"autograde": time.perf_counter() - start}
+    if result["autograde"].get("success"):
+        result["feedback"] = api.generate_feedback(job["part"], job["student"], force=True)
+        result["seconds"]["feedback"] = time.perf_counter() - start - result["seconds"]["autograde"]
+    Path(job["result"]).write_text(json.dumps(result))
+    return 0
+
+
+def _preprocessor_classes() -> dict:
+    """nbgrader preprocessors added to the autograde pipeline (built lazily: nbgrader is an extra)."""
+    from nbgrader.preprocessors import NbGraderPreprocessor
+    from traitlets import Integer
+
+    class LimitOutputSize(NbGraderPreprocessor):
+        """Cut each stream output and text result of a cell to ``max_chars`` characters.
+
+        nbgrader's LimitOutput counts lines; one printed line of megabytes passes it.
+        """
+
+        max_chars = Integer(100_000, help="maximum characters kept per output").tag(config=True)
+
+        def preprocess_cell(self, cell, resources, cell_index):
+            if cell.cell_type != "code":
+                return cell, resources
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "stream" and len(out.get("text", "")) > self.max_chars:
+                    out["text"] = out["text"][: self.max_chars] + f"\n{_TRUNCATED} ({len(out['text'])} characters)\n"
+                data = out.get("data", {})
+                for mime in ("text/plain", "text/html"):
+                    text = data.get(mime)
+                    if isinstance(text, str) and len(text) > self.max_chars:
+                        data[mime] = text[: self.max_chars] + f"\n{_TRUNCATED} ({len(text)} characters)\n"
+            return cell, resources
+
+    class DropEmptyNbgraderMetadata(NbGraderPreprocessor):
+        """Remove the empty ``nbgrader`` metadata DeduplicateIds leaves on a duplicated cell."""
+
+        def preprocess_cell(self, cell, resources, cell_index):
+            if "nbgrader" in cell.metadata and not cell.metadata["nbgrader"]:
+                del cell.metadata["nbgrader"]
+            return cell, resources
+
+    return {"LimitOutputSize": LimitOutputSize, "DropEmptyNbgraderMetadata": DropEmptyNbgraderMetadata}
+
+
+def __getattr__(name):  # the preprocessor classes are built on first use
+    if name in ("LimitOutputSize", "DropEmptyNbgraderMetadata"):
+        globals().update(_preprocessor_classes())
+        return globals()[name]
+    raise AttributeError(name)
+
+
+# ------------------------------------------------------------------------------------ grade
+@dataclass
+class SubmissionResult:
+    """What grading one student's submission of a part gave (one row of grades.csv)."""
+
+    student: str
+    part: str
+    status: str
+    reason: str = ""
+    score: float = 0.0
+    max_score: float = 0.0
+    points: dict[str, float] = field(default_factory=dict)
+    digest: str = ""
+    graded_now: bool = False
+
+
+ensure_nbgrader_tools_on_path = ensure_environment_on_path  # nbgrader runs `alembic` from PATH
+
+
+def _snapshot_db(db: Path, dest: Path) -> None:
+    """A consistent copy of the gradebook (SQLite's online backup), safe while others read it."""
+    src = sqlite3.connect(str(db))
+    out = sqlite3.connect(str(dest))
+    try:
+        src.backup(out)
+    finally:
+        out.close()
+        src.close()
+
+
+def _prepare_work(root: Path, part: str, student: str, work: Path, snapshot: Path) -> None:
+    work.mkdir(parents=True)
+    shutil.copy(root / "nbgrader_config.py", work / "nbgrader_config.py")
+    (work / "solutions").mkdir()
+    shutil.copytree(root / "solutions" / part, work / "solutions" / part,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    shutil.copytree(root / "submitted" / student / part, work / "submitted" / student / part,
+                    ignore=shutil.ignore_patterns(".*"))
+    shutil.copy(snapshot, work / "gradebook.db")
+
+
+def _failure_reason(log: str, cell_timeout: int) -> tuple[str, str]:
+    if "DeadKernelError" in log or "Kernel died" in log or "kernel died" in log.lower():
+        return "crashed", "the kernel died while running the notebook (os._exit, a segfault or out of memory)"
+    if "UnresponsiveKernel" in log or "became unresponsive" in log:
+        return "timeout", f"the kernel stopped responding (a cell ran past {cell_timeout} s and could not be interrupted)"
+    lines = [ln.strip() for ln in log.splitlines()
+             if re.match(r"^\s*[A-Za-z_.]*(Error|Exception)\b.*:", ln) and "NbGraderException" not in ln]
+    return "failed", "nbgrader could not grade it: " + (lines[-1][:200] if lines else "see the grading log")
+
+
+def _cell_problems(autograded: Path) -> tuple[str, list[str]]:
+    """Status and notes from the executed (autograded) notebook: timeouts, errors, truncation."""
+    nb = nbformat.read(autograded, as_version=4)
+    status, notes = "graded", []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        name = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {i}"
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                if out.get("ename") == "CellTimeoutError":
+                    status = "timeout"
+                    notes.append(f"{name}: timed out (interrupted)")
+                else:
+                    detail = re.sub(r"\x1b\[[0-9;]*m", "", str(out.get("evalue", ""))).strip().splitlines()
+                    notes.append(f"{name}: {out.get('ename')}" + (f" ({detail[0][:100]})" if detail else ""))
+            text = out.get("text", "") if out.get("output_type") == "stream" else ""
+            if _TRUNCATED in text or "Output truncated" in text:
+                notes.append(f"{name}: huge output truncated")
+    return status, notes
+
+
+def _merge_submission(main_db_url: str, work_db_url: str, part: str, student: str) -> None:
+    """Copy one student's automatic grades from a worker's gradebook into the shared one.
+
+    One transaction; manual scores already in the shared gradebook are kept.
+    """
+    from nbgrader.api import Gradebook
+
+    with Gradebook(work_db_url) as wgb, Gradebook(main_db_url) as gb:
+        wsub = wgb.find_submission(part, student)
+        gb.update_or_create_student(student)
+        gb.update_or_create_submission(part, student, timestamp=wsub.timestamp)
+        for wnb in wsub.notebooks:
+            gb.find_submission_notebook(wnb.name, part, student).late_submission_penalty = wnb.late_submission_penalty
+            for wgrade in wnb.grades:
+                grade = gb.find_grade(wgrade.name, wnb.name, part, student)
+                grade.auto_score = wgrade.auto_score
+                grade.needs_manual_grade = bool(wgrade.needs_manual_grade or grade.manual_score is not None
+                                                or wgrade.auto_score is None)
+            for wcomment in wnb.comments:
+                gb.find_comment(wcomment.name, wnb.name, part, student).auto_comment = wcomment.auto_comment
+        gb.db.commit()
+
+
+def _adopt_worker_result(root: Path, db_url: str, part: str, student: str, work: Path,
+                         notes: list[str]) -> tuple[str, list[str]]:
+    """Merge a successful worker's grades, autograded notebook and feedback into the course."""
+    autograded = work / "autograded" / student / part
+    status, cell_notes = _cell_problems(autograded / f"{part}.ipynb")
+    _merge_submission(db_url, f"sqlite:///{work / 'gradebook.db'}", part, student)
+    _replace_tree(autograded, root / "autograded" / student / part)
+    notes = notes + cell_notes
+    page = work / "feedback" / student / part / f"{part}.html"
+    if page.is_file():
+        _replace_tree(page.parent, root / "feedback" / student / part)
+    else:
+        notes.append("nbgrader wrote no feedback page: run `lecturekit feedback`")
+    return status, notes
+
+
+def _record_zero(main_db_url: str, part: str, student: str) -> None:
+    """A submission nbgrader could not grade: present in the gradebook, every auto score 0."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(main_db_url) as gb:
+        gb.update_or_create_student(student)
+        sub = gb.update_or_create_submission(part, student)
+        for snb in sub.notebooks:
+            for grade in snb.grades:
+                grade.auto_score = 0.0
+                grade.needs_manual_grade = False
+        gb.db.commit()
+
+
+def _replace_tree(src: Path, dest: Path) -> None:
+    if not src.is_dir():
+        return
+    tmp = dest.with_name(dest.name + ".incoming")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp)
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, dest)
+
+
+def _fallback_feedback(root: Path, part: str, student: str, status: str, reason: str, max_score: float) -> None:
+    folder = root / "feedback" / student / part
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    (folder / f"{part}.html").write_text(
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(part)}: feedback</title></head>"
+        f"<body><h1>{html.escape(part)}: {html.escape(student)}</h1>"
+        f"<p>Score: 0 / {max_score:g}</p><p>Your submission could not be graded ({html.escape(status)}): "
+        f"{html.escape(reason)}.</p><p>Please check the file and talk to your instructor.</p></body></html>\n")
+
+
+def _process_context():
+    """Processes forked from a server that has nbgrader imported already (seconds saved per student).
+
+    Each student still gets a fresh process: a crash or a kill touches nobody else.
+    """
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["lecturekit.course.grading", "nbgrader.apps", "nbgrader.api", "nbconvert", "jupyter_client"])
+    return ctx
+
+
+def _kill_tree(process) -> None:
+    """Kill a worker and its kernel (jupyter_client starts kernels in their own session)."""
+    import psutil  # installed with ipykernel
+
+    try:
+        children = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        children = []
+    for child in children:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    process.kill()
+    process.join()
+
+
+def _grade_one(root: Path, part: str, student: str, snapshot: Path, scratch: Path, *, cell_timeout: int,
+               submission_timeout: float, max_output_chars: int, memory_limit_bytes: int | None) -> tuple[str, str, Path]:
+    """Run one student's worker process; return (status, reason, work folder)."""
+    work = scratch / student
+    _prepare_work(root, part, student, work, snapshot)
+    job = {"work": str(work), "part": part, "student": student, "cell_timeout": cell_timeout,
+           "max_output_chars": max_output_chars, "memory_limit_bytes": memory_limit_bytes,
+           "result": str(scratch / f"{student}.result.json")}
+    job["log"] = str(scratch / f"{student}.log")
+    job["alembic_head"] = _alembic_head()
+    job_file = scratch / f"{student}.job.json"
+    job_file.write_text(json.dumps(job))
+    process = _process_context().Process(target=_worker_main, args=(str(job_file),), name=f"grade-{student}")
+    process.start()
+    process.join(submission_timeout)
+    if process.is_alive():
+        _kill_tree(process)
+        return "timeout", f"grading took longer than {submission_timeout:g} s and was stopped", work
+    result_file = Path(job["result"])
+    if process.exitcode != 0 or not result_file.is_file():
+        log = Path(job["log"]).read_text(errors="replace").strip().splitlines() if Path(job["log"]).is_file() else []
+        tail = [ln for ln in log if "Error" in ln or "error" in ln][-1:] or [f"exit status {process.exitcode}"]
+        return "failed", f"the grading process failed: {tail[0][:200]}", work
+    result = json.loads(result_file.read_text())
+    auto = result["autograde"]
+    if not auto.get("success"):
+        status, reason = _failure_reason(auto.get("log", "") + auto.get("error", ""), cell_timeout)
+        return status, reason, work
+    return "graded", "", work
+
+
+def read_grades(root: Path | str, part: str, db_url: str | None = None) -> dict[str, tuple[float, float, dict[str, float]]]:
+    """From the gradebook: ``{student: (score, max_score, {grade cell: points})}`` for a part."""
+    from nbgrader.api import Gradebook
+
+    root = Path(root)
+    db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
+    out = {}
+    with Gradebook(db_url) as gb:
+        for sub in gb.find_assignment(part).submissions:
+            points = {}
+            for snb in sub.notebooks:
+                for g in snb.grades:
+                    points[g.name] = float(g.score or 0.0)
+            out[sub.student.id] = (float(sub.score or 0.0), float(sub.max_score or 0.0), points)
+    return out
+
+
+def write_grades_csv(path: Path | str, results: list[SubmissionResult], grade_cells: list[str]) -> Path:
+    """Write grades.csv: student, part, score, max_score, one column per test cell, status, reason."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "part", "score", "max_score", *grade_cells, "status", "reason"])
+        for r in sorted(results, key=lambda r: r.student):
+            writer.writerow([r.student, r.part, f"{r.score:g}", f"{r.max_score:g}",
+                             *(f"{r.points.get(g, 0.0):g}" for g in grade_cells), r.status, r.reason])
+    os.replace(tmp, path)
+    return path
+
+
+def _assignment_grade_cells(db_url: str, part: str) -> tuple[list[str], float]:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url) as gb:
+        try:
+            assignment = gb.find_assignment(part)
+        except MissingEntry:
+            raise GradingError(f"part {part!r} is not in the gradebook: run `lecturekit release {part}` first") from None
+        cells = [c.name for nb in assignment.notebooks for c in nb.grade_cells]
+        return cells, float(assignment.max_score)
+
+
+def grade(root: Path | str | None, part: str, *, workers: int = 2, cell_timeout: int | None = None,
+          submission_timeout: float | None = None, force: bool = False, students: list[str] | None = None,
+          max_output_chars: int = 100_000, memory_limit_mb: int | None = None,
+          progress=None) -> list[SubmissionResult]:
+    """Autograde every new or changed submission of ``part``; write feedback and grades.csv.
+
+    Args:
+        root: the course folder (with ``nbgrader_config.py``, ``solutions/``, ``submitted/``).
+        part: e.g. ``"01_logistic_regression"``; it must have been released (in the gradebook).
+        workers: submissions graded at once (each in its own process), >= 1.
+        cell_timeout: per-cell limit in seconds (default: LECTUREKIT_CELL_TIMEOUT or 300).
+        submission_timeout: wall-clock limit of one student's whole grading run, seconds
+            (default: 20 cell timeouts + 120).
+        force: re-grade submissions that have not changed since they were graded.
+        students: only these students (default: everyone under ``submitted/*/<part>``).
+        max_output_chars: each output of a cell is cut to this many characters.
+        memory_limit_mb: address-space limit of each grading process and its kernel (None: none).
+        progress: optional callable ``progress(result)`` called as each submission finishes.
+    Returns one :class:`SubmissionResult` per submitted student, sorted by student. Writes
+    ``grading/<part>/grades.csv`` and ``grading/<part>/status.json``.
+
+    Workers are started with multiprocessing's ``forkserver``: a script that calls ``grade``
+    needs the usual ``if __name__ == "__main__":`` guard (the CLI and pytest have it).
+    """
+    ensure_nbgrader_tools_on_path()
+    root = course_root(root)
+    if part not in list_parts(root):
+        raise ValueError(f"part: unknown part {part!r}; expected one of {list_parts(root)}")
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers: expected an integer >= 1, got {workers!r}")
+    cell_timeout = int(cell_timeout if cell_timeout is not None else os.environ.get("LECTUREKIT_CELL_TIMEOUT", "300"))
+    if cell_timeout < 1:
+        raise ValueError(f"cell_timeout: expected seconds >= 1, got {cell_timeout}")
+    submission_timeout = float(submission_timeout or 20 * cell_timeout + 120)
+    released_path = root / "notebooks" / part / f"{part}.ipynb"
+    if not released_path.is_file():
+        raise GradingError(f"{released_path} is missing: run `lecturekit release {part}` first")
+    db = root / "gradebook.db"
+    db_url = f"sqlite:///{db}"
+    if not db.is_file():
+        raise GradingError(f"{db} is missing: run `lecturekit release {part}` first")
+    grade_cells, max_score = _assignment_grade_cells(db_url, part)
+    released = nbformat.read(released_path, as_version=4)
+
+    state_dir = root / "grading" / part
+    state_file = state_dir / _STATUS_FILE
+    state = json.loads(state_file.read_text()) if state_file.is_file() else {}
+    everyone = submitted_students(root, part)
+    chosen = [s for s in everyone if students is None or s in students]
+    if students is not None and (missing := sorted(set(students) - set(everyone))):
+        raise ValueError(f"students: no submission of {part} from {missing}")
+
+    todo = []
+    for student in chosen:
+        nb_path = root / "submitted" / student / part / f"{part}.ipynb"
+        digest = _digest(nb_path) if nb_path.is_file() else "missing"
+        if not force and state.get(student, {}).get("digest") == digest:
+            continue
+        todo.append((student, nb_path, digest))
+
+    def finish(result: SubmissionResult) -> None:
+        state[result.student] = {"status": result.status, "reason": result.reason, "digest": result.digest}
+        _write_json_atomic(state_file, state)
+        if progress is not None:
+            progress(result)
+
+    def collect_note(student: str) -> list[str]:
+        note_file = root / "submitted" / student / part / ".lecturekit_collect.json"
+        return [json.loads(note_file.read_text())["note"]] if note_file.is_file() else []
+
+    runnable = []
+    for student, nb_path, digest in todo:
+        status, notes = diagnose_submission(nb_path, released)
+        notes = collect_note(student) + notes
+        if status is None:
+            runnable.append((student, digest, notes))
+            continue
+        _record_zero(db_url, part, student)
+        _fallback_feedback(root, part, student, status, "; ".join(notes), max_score)
+        shutil.rmtree(root / "autograded" / student / part, ignore_errors=True)
+        finish(SubmissionResult(student, part, status, "; ".join(notes), digest=digest, graded_now=True))
+
+    if runnable:
+        _alembic_head()
+        with tempfile.TemporaryDirectory(prefix=f"lecturekit-grade-{part}-") as tmp:
+            scratch = Path(tmp)
+            snapshot = scratch / "gradebook.snapshot.db"
+            _snapshot_db(db, snapshot)
+            options = dict(cell_timeout=cell_timeout, submission_timeout=submission_timeout,
+                           max_output_chars=max_output_chars,
+                           memory_limit_bytes=memory_limit_mb * 2**20 if memory_limit_mb else None)
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                futures = {pool.submit(_grade_one, root, part, s, snapshot, scratch, **options): (s, d, n)
+                           for s, d, n in runnable}
+                for future in as_completed(futures):  # merging happens here, in this thread only
+                    student, digest, notes = futures[future]
+                    try:
+                        status, reason, work = future.result()
+                    except Exception as error:  # preparing the worker failed: still a row, never a crash
+                        status, reason, work = "failed", f"{type(error).__name__}: {error}", None
+                    adopted = False
+                    if status == "graded" and work is not None:
+                        try:
+                            status, notes = _adopt_worker_result(root, db_url, part, student, work, notes)
+                            adopted = True
+                        except Exception as error:  # a worker's output we cannot read: 0, never a crash
+                            status, reason = "failed", f"reading the grading result failed: {type(error).__name__}: {error}"
+                    if not adopted:
+                        _record_zero(db_url, part, student)
+                        notes = notes + [reason]
+                        shutil.rmtree(root / "autograded" / student / part, ignore_errors=True)
+                        _fallback_feedback(root, part, student, status, "; ".join(notes), max_score)
+                    if work is not None:
+                        shutil.rmtree(work, ignore_errors=True)
+                    finish(SubmissionResult(student, part, status, "; ".join(notes), digest=digest, graded_now=True))
+
+    return write_part_csv(root, part, graded_now={s for s, _, _ in todo})
+
+
+def write_part_csv(root: Path | str, part: str, graded_now: set[str] | frozenset = frozenset()) -> list[SubmissionResult]:
+    """Rebuild ``grading/<part>/grades.csv`` from the gradebook (manual grades included).
+
+    Returns the rows as :class:`SubmissionResult`, sorted by student.
+    """
+    root = Path(root)
+    db_url = f"sqlite:///{root / 'gradebook.db'}"
+    grade_cells, max_score = _assignment_grade_cells(db_url, part)
+    state_dir = root / "grading" / part
+    state_file = state_dir / _STATUS_FILE
+    state = json.loads(state_file.read_text()) if state_file.is_file() else {}
+    scores = read_grades(root, part, db_url)
+    results = []
+    for student in submitted_students(root, part):
+        entry = state.get(student)
+        if entry is None:
+            continue
+        score, top, points = scores.get(student, (0.0, max_score, {}))
+        results.append(SubmissionResult(student, part, entry["status"], entry["reason"], score, top, points,
+                                        entry["digest"], student in graded_now))
+    write_grades_csv(state_dir / "grades.csv", results, grade_cells)
+    return results
+
+
+def feedback(root: Path | str | None, part: str) -> list[SubmissionResult]:
+    """After manual grading in the formgrader: regenerate every student's HTML feedback and grades.csv.
+
+    Runs nbgrader's ``generate_feedback`` on the autograded notebooks (nothing is executed again);
+    students whose submission could not be graded keep their explanatory page.
+    """
+    ensure_nbgrader_tools_on_path()
+    root = course_root(root)
+    if part not in list_parts(root):
+        raise ValueError(f"part: unknown part {part!r}; expected one of {list_parts(root)}")
+    _alembic_head()
+    api = _api(root, f"sqlite:///{root / 'gradebook.db'}")
+    for student in submitted_students(root, part):
+        if (root / "autograded" / student / part / f"{part}.ipynb").is_file():
+            result = api.generate_feedback(part, student, force=True)
+            if not result.get("success"):
+                raise GradingError(f"nbgrader generate_feedback failed for {student}: {result.get('error', '')}")
+    return write_part_csv(root, part)
+
+
