@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 
-.PHONY: lab test release execute data bench clean-grading
+.PHONY: lab test lint release execute data bench clean-grading
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ lab: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest tests solutions --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check lecturekit tests bench
 
 release: $(VENV)/.installed
 	$(BIN)/lecturekit release
