@@ -8,7 +8,7 @@ without a browser; notebooks wire sliders to them with :func:`lecturekit.interac
 * :func:`gd_learning_rate_figure` - gradient descent with alpha = alpha_L / L on the logistic NLL
   and on its quadratic model at w_0 = 0 (which diverges exactly when alpha > 2 / L).
 * :func:`patch_gallery_figure`, :func:`probability_map_figure`, :func:`convergence_figure`,
-  :func:`complexity_figure` - the static figures of the two notebooks.
+  :func:`complexity_figure`, :func:`weight_norm_figure` - the static figures of the two notebooks.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ __all__ = [
     "probability_map_figure",
     "convergence_figure",
     "complexity_figure",
+    "weight_norm_figure",
+    "OPTIMIZER_STYLES",
 ]
 
 
@@ -36,14 +38,13 @@ def bernoulli_pmf_figure(p: float = 0.3) -> plt.Figure:
     p = float(p)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"p: expected a probability in [0, 1], got {p}")
-    fig, ax = plt.subplots(figsize=(3.6, 2.8))
+    fig, ax = plt.subplots(layout="constrained", figsize=(5.0, 3.2))
     pmf = logreg.bernoulli_pmf(np.array([0, 1]), p)
     ax.bar([0, 1], pmf, width=0.5, color=["#BBBBBB", "#CC6677"])
     for y, v in zip((0, 1), pmf):
         ax.text(y, v + 0.02, f"{v:.2f}", ha="center")
     ax.set(xticks=[0, 1], xticklabels=["y = 0\n(not a keypoint)", "y = 1\n(keypoint)"], ylim=(0, 1.1),
            ylabel="Bern(y; p)", title=f"Bernoulli pmf, p = {p:.2f}")
-    fig.tight_layout()
     return fig
 
 
@@ -51,14 +52,13 @@ def logistic_figure(a: float = 0.0) -> plt.Figure:
     """The logistic function over [-8, 8] with the point (a, sigma(a)) marked.  a: logit."""
     a = float(a)
     grid = np.linspace(-8, 8, 401)
-    fig, ax = plt.subplots(figsize=(5.0, 2.8))
+    fig, ax = plt.subplots(layout="constrained", figsize=(6.0, 3.2))
     ax.plot(grid, logreg.sigmoid(grid), color="#4477AA")
     ax.axhline(0.5, color="#BBBBBB", lw=0.8, ls="--")
     s = float(logreg.sigmoid(a))
     ax.plot([a], [s], "o", color="#CC6677")
     ax.annotate(f"sigma({a:.1f}) = {s:.3f}", (a, s), textcoords="offset points", xytext=(8, -14))
     ax.set(xlabel="a = w^T x (logit)", ylabel="sigma(a)", ylim=(-0.05, 1.05), title="The logistic function")
-    fig.tight_layout()
     return fig
 
 
@@ -92,13 +92,12 @@ def gd_learning_rate_figure(alpha_L: float, X, y, l2=0.0, n_iter: int = 60, f_st
     q_path = optim.gradient_descent(lambda w: g0 + H0 @ w, w0, alpha, n_iter).path
     with np.errstate(over="ignore", invalid="ignore"):
         sub_q = np.array([q(w) - q(w_q) if np.all(np.isfinite(w)) else np.inf for w in q_path])
-    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.0))
+    fig, axes = plt.subplots(1, 2, layout="constrained", figsize=(8.4, 3.0))
     for ax, sub, title in ((axes[0], sub_nll, "logistic NLL"), (axes[1], sub_q, "quadratic model at w = 0")):
         sub = np.where(np.isfinite(sub), np.maximum(sub, 1e-12), np.nan)
         ax.semilogy(np.arange(len(sub)), sub, color="#CC6677" if alpha_L > 2 else "#4477AA")
         ax.set(xlabel="iteration i", ylabel="suboptimality (nats)", title=title)
-    fig.suptitle(f"gradient descent, alpha = {alpha_L:.2f} / L  (2 / L is the stability limit)", fontsize=10)
-    fig.tight_layout()
+    fig.suptitle(f"gradient descent, alpha = {alpha_L:.2f} / L  (2 / L is the stability limit)", fontsize=11)
     return fig
 
 
@@ -112,7 +111,8 @@ def patch_gallery_figure(patches, labels, n_per_class: int = 8, seed: int = 0) -
     if patches.ndim != 3 or labels.shape != (len(patches),):
         raise ValueError(f"patches, labels: expected (N, P_h, P_w) and (N,), got {patches.shape}, {labels.shape}")
     rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(2, n_per_class, figsize=(1.0 * n_per_class, 2.4))
+    fig, axes = plt.subplots(2, n_per_class, layout="constrained", figsize=(max(6.0, 0.9 * n_per_class + 1.0), 2.6))
+    im = None
     for row, (cls, name) in enumerate(((1, "positive"), (0, "negative"))):
         idx = np.flatnonzero(labels == cls)
         pick = rng.choice(idx, size=min(n_per_class, len(idx)), replace=False) if len(idx) else []
@@ -120,9 +120,10 @@ def patch_gallery_figure(patches, labels, n_per_class: int = 8, seed: int = 0) -
             ax = axes[row, j]
             ax.axis("off")
             if j < len(pick):
-                ax.imshow(patches[pick[j]], cmap="gray", vmin=0, vmax=1)
-        axes[row, 0].set_title(name, fontsize=9, loc="left")
-    fig.tight_layout()
+                im = ax.imshow(patches[pick[j]], cmap="gray", vmin=0, vmax=1)
+        axes[row, 0].set_title(name, fontsize=10, loc="left")
+    if im is not None:
+        fig.colorbar(im, ax=axes, shrink=0.9, label="gray level")
     return fig
 
 
@@ -131,7 +132,7 @@ def probability_map_figure(image, prob_map, true_xy=None, detected_xy=None, titl
 
     image: (H, W) or (H, W, 3); prob_map: (H, W) in [0, 1]; true_xy, detected_xy: (2,) px.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.4))
+    fig, axes = plt.subplots(1, 2, layout="constrained", figsize=(7.5, 3.9))
     image = np.asarray(image)
     axes[0].imshow(image, cmap="gray" if image.ndim == 2 else None)
     im = axes[1].imshow(prob_map, vmin=0, vmax=1)
@@ -144,29 +145,66 @@ def probability_map_figure(image, prob_map, true_xy=None, detected_xy=None, titl
         ax.set(xlabel="x (px)", ylabel="y (px)")
     axes[0].set_title("frame")
     axes[1].set_title("probability map")
-    if true_xy is not None or detected_xy is not None:
-        axes[1].legend(loc="lower right", fontsize=8)
+    if true_xy is not None or detected_xy is not None:  # below the panels, not on the (dark) map
+        fig.legend(*axes[1].get_legend_handles_labels(), loc="outside lower center", ncol=2)
     if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=11)
     return fig
+
+
+# Distinct colour, line style and marker per optimiser, so every curve stays visible where they overlap.
+OPTIMIZER_STYLES = {
+    "gradient descent": dict(color="#332288", ls="-", marker="o"),
+    "Newton": dict(color="#CC6677", ls="-", marker="s"),
+    "BFGS": dict(color="#117733", ls="--", marker="^"),
+    "SGD + momentum": dict(color="#DDCC77", ls="-", marker="v"),
+    "Adagrad": dict(color="#88CCEE", ls=":", marker="D"),
+    "RMSProp": dict(color="#AA4499", ls="-.", marker="P"),
+    "Adam": dict(color="#999933", ls="--", marker="X"),
+}
+
+
+def _style(name: str, k: int) -> dict:
+    fallback = list(OPTIMIZER_STYLES.values())
+    return OPTIMIZER_STYLES.get(name, fallback[k % len(fallback)])
 
 
 def convergence_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> plt.Figure:
     """Suboptimality vs iteration (left) and vs compute time (right), one line per optimiser.
 
-    curves: name -> (elapsed (I+1,) seconds, suboptimality (I+1,) nats).
+    curves: name -> (elapsed (I+1,) seconds, suboptimality (I+1,) nats).  Log axes; each method
+    has its own colour, line style and marker (about 8 markers per curve); values below 1e-12
+    are drawn at 1e-12.  The legend sits to the right of the panels.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.4), sharey=True)
-    colors = ["#332288", "#CC6677", "#117733", "#DDCC77", "#88CCEE", "#AA4499", "#999933"]
-    for (name, (elapsed, sub)), color in zip(curves.items(), colors):
+    fig, axes = plt.subplots(1, 2, layout="constrained", figsize=(10.0, 3.8), sharey=True)
+    for k, (name, (elapsed, sub)) in enumerate(curves.items()):
         sub = np.maximum(np.asarray(sub, dtype=float), 1e-12)
-        axes[0].semilogy(np.arange(len(sub)), sub, color=color, label=name)
-        axes[1].loglog(np.maximum(np.asarray(elapsed, dtype=float), 1e-5), sub, color=color, label=name)
-    axes[0].set(xlabel="iteration", ylabel="L(w_i) - L* (nats)", xscale="symlog", title="per iteration")
-    axes[1].set(xlabel="compute time (s)", title="per second")
-    axes[1].legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
+        every = max(1, len(sub) // 8)
+        style = dict(_style(name, k), markevery=every, ms=5, lw=1.6)
+        axes[0].plot(np.arange(1, len(sub) + 1), sub, label=name, **style)
+        axes[1].plot(np.maximum(np.asarray(elapsed, dtype=float), 1e-5), sub, **style)
+    axes[0].set(xlabel="iteration + 1", ylabel="L(w_i) - L* (nats)", xscale="log", yscale="log", title="per iteration")
+    axes[1].set(xlabel="compute time (s)", xscale="log", yscale="log", title="per second")
+    fig.legend(loc="outside right center")
+    return fig
+
+
+def weight_norm_figure(paths: Mapping[str, np.ndarray]) -> plt.Figure:
+    """||w_i|| against iteration i = 1, 2, ... on log-log axes, one line per run (w_0 is not drawn).
+
+    paths: name -> (I+1, P) iterates w_0 ... w_I.  Each run has its own colour, line style and
+    marker; markers are spaced evenly on the log axis.
+    """
+    fig, ax = plt.subplots(layout="constrained", figsize=(7.5, 3.6))
+    styles = [dict(color="#CC6677", ls="-", marker="o"), dict(color="#DDCC77", ls="--", marker="v"),
+              dict(color="#332288", ls="-", marker="s"), dict(color="#88CCEE", ls=":", marker="D")]
+    for k, (name, path) in enumerate(paths.items()):
+        norms = np.linalg.norm(np.asarray(path, dtype=float), axis=1)[1:]
+        marks = np.unique(np.geomspace(1, len(norms), 10).astype(int) - 1)
+        ax.plot(np.arange(1, len(norms) + 1), norms, label=name, markevery=list(marks), ms=5, lw=1.6,
+                **styles[k % len(styles)])
+    ax.set(xscale="log", yscale="log", xlabel="iteration i", ylabel="||w_i||")
+    fig.legend(loc="outside right center")
     return fig
 
 
@@ -177,14 +215,14 @@ def complexity_figure(P_values: Sequence[int], seconds: Mapping[str, np.ndarray]
     least-squares fit of log(seconds) against log(P)).
     """
     P_values = np.asarray(P_values, dtype=float)
-    fig, ax = plt.subplots(figsize=(5.0, 3.4))
-    for (name, t), color in zip(seconds.items(), ["#4477AA", "#CC6677", "#117733"]):
+    fig, ax = plt.subplots(layout="constrained", figsize=(7.0, 3.6))
+    for k, (name, t) in enumerate(seconds.items()):
         t = np.asarray(t, dtype=float)
         slope = np.polyfit(np.log(P_values), np.log(t), 1)[0]
-        ax.loglog(P_values, t, "o-", color=color, label=f"{name} (slope {slope:.1f})")
-    ax.set(xlabel="dimension P", ylabel="seconds per iteration", title="cost of one iteration")
+        ax.plot(P_values, t, label=f"{name} (slope {slope:.1f})", **_style(name, k))
+    ax.set(xscale="log", yscale="log", xlabel="dimension P", ylabel="seconds per iteration",
+           title="cost of one iteration")
     ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set_xticks(P_values, [f"{int(p)}" for p in P_values])
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig.legend(loc="outside right center")
     return fig

@@ -12,6 +12,20 @@ with a fixed 0 < alpha < 2 / L decreases the objective at every step; on a quadr
 Hessian eigenvalue L it diverges for alpha > 2 / L.  For the logistic NLL,
 hess L(w) <= X^T X / 4 + l2 I, so ``L = lambda_max(X^T X) / 4 + max(l2)``.
 
+Stochastic optimisers ("Computational complexity": "SGD (with momentum) uses mini-batches ... Adagrad,
+RMSProp, and Adam tune the learning rates as they go").  Each step sees a mini-batch gradient
+g_i = grad of L_B(w_i) / |B| (an unbiased estimate of grad L(w_i) / N, see :func:`minibatch_grad`);
+products, squares, square roots and divisions of vectors are elementwise; i = 1, 2, ...:
+
+SGD with momentum       v_i = mu v_{i-1} + g_i;                 w_i = w_{i-1} - alpha v_i
+Adagrad                 G_i = G_{i-1} + g_i^2;                  w_i = w_{i-1} - alpha g_i / (sqrt(G_i) + eps)
+RMSProp                 s_i = rho s_{i-1} + (1 - rho) g_i^2;    w_i = w_{i-1} - alpha g_i / (sqrt(s_i) + eps)
+Adam                    m_i = b1 m_{i-1} + (1 - b1) g_i;  v_i = b2 v_{i-1} + (1 - b2) g_i^2;
+                        w_i = w_{i-1} - alpha [m_i / (1 - b1^i)] / (sqrt(v_i / (1 - b2^i)) + eps)
+
+with v_0 = G_0 = s_0 = m_0 = 0 and torch.optim's default hyper-parameters (the tests check the
+iterates against torch.optim step by step).
+
 Every ``fit_*`` returns a :class:`FitResult` holding the iterates and the cumulative compute time
 (seconds, time spent recording excluded) so that convergence can be plotted per iteration and per
 second.  The objective is always :func:`lecturekit.patch_classifier.logreg.nll` (a sum over patches); the
@@ -42,6 +56,13 @@ __all__ = [
     "fit_irls",
     "fit_scipy",
     "fit_torch",
+    "minibatch_grad",
+    "sgd_momentum_step",
+    "adagrad_step",
+    "rmsprop_step",
+    "adam_step",
+    "STOCHASTIC_METHODS",
+    "fit_minibatch",
     "losses_along_path",
 ]
 
@@ -285,6 +306,93 @@ def fit_torch(X, y, l2=0.0, optimizer: str = "adam", lr: float = 0.01, n_epochs:
             opt.step()
             rec.record(wt.detach().numpy())
     return rec.result(False, {"sgd": "SGD + momentum", "adam": "Adam"}[optimizer])
+
+
+def minibatch_grad(w, X, y, l2=0.0) -> np.ndarray:
+    """Gradient of the mini-batch estimate of L(w) / N.
+
+    w: (P,); X: (B, P) the batch's patches; y: (B,) in {0, 1}; l2: scalar or (P,), the penalty of
+    the *full* objective divided by ``N`` by the caller (so pass l2 / N).  Returns (P,):
+    X^T (sigma(X w) - y) / B + l2 * w.
+    """
+    X = np.asarray(X, dtype=float)
+    w = np.asarray(w, dtype=float)
+    return X.T @ (logreg.sigmoid(X @ w) - np.asarray(y, dtype=float)) / X.shape[0] + np.asarray(l2, dtype=float) * w
+
+
+def sgd_momentum_step(w, g, velocity, alpha: float, momentum: float = 0.9):
+    """SGD with momentum: v = mu v + g; w = w - alpha v.  w, g, velocity: (P,).  Returns (w, velocity)."""
+    velocity = momentum * velocity + g
+    return w - alpha * velocity, velocity
+
+
+def adagrad_step(w, g, sum_sq, alpha: float, eps: float = 1e-10):
+    """Adagrad: G = G + g^2; w = w - alpha g / (sqrt(G) + eps).  w, g, sum_sq: (P,).  Returns (w, sum_sq)."""
+    sum_sq = sum_sq + g * g
+    return w - alpha * g / (np.sqrt(sum_sq) + eps), sum_sq
+
+
+def rmsprop_step(w, g, mean_sq, alpha: float, rho: float = 0.99, eps: float = 1e-8):
+    """RMSProp: s = rho s + (1 - rho) g^2; w = w - alpha g / (sqrt(s) + eps).  Returns (w, mean_sq)."""
+    mean_sq = rho * mean_sq + (1.0 - rho) * g * g
+    return w - alpha * g / (np.sqrt(mean_sq) + eps), mean_sq
+
+
+def adam_step(w, g, m, v, t: int, alpha: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
+    """Adam step number t (t = 1, 2, ...): running means of g and g^2 with bias correction.
+
+    w, g, m, v: (P,).  Returns (w, m, v) after the step.
+    """
+    m = beta1 * m + (1.0 - beta1) * g
+    v = beta2 * v + (1.0 - beta2) * g * g
+    m_hat = m / (1.0 - beta1 ** t)
+    v_hat = v / (1.0 - beta2 ** t)
+    return w - alpha * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
+STOCHASTIC_METHODS = ("SGD + momentum", "Adagrad", "RMSProp", "Adam")
+
+
+def fit_minibatch(X, y, l2=0.0, method: str = "Adam", alpha: float = 0.01, n_epochs: int = 5,
+                  batch_size: int = 256, seed: int = 0, w0=None) -> FitResult:
+    """Minimise L(w) / N with one of :data:`STOCHASTIC_METHODS` on shuffled mini-batches (numpy).
+
+    X: (N, P); y: (N,) in {0, 1}; l2: scalar or (P,) penalty of L(w); method: a name in
+    STOCHASTIC_METHODS; alpha: learning rate; one recorded iterate per mini-batch step.  Stops
+    early (converged=False) when the iterates overflow.
+    """
+    if method not in STOCHASTIC_METHODS:
+        raise ValueError(f"method: expected one of {STOCHASTIC_METHODS}, got {method!r}")
+    alpha = float(alpha)
+    if not (np.isfinite(alpha) and alpha > 0):
+        raise ValueError(f"alpha: expected a positive learning rate, got {alpha}")
+    w, X, y = logreg.check_problem(np.zeros(np.shape(X)[-1]) if w0 is None else w0, X, y)
+    batch_size = _positive_int(batch_size, "batch_size")
+    N = X.shape[0]
+    lam = logreg._l2_vector(l2, X.shape[1]) / N
+    rng = np.random.default_rng(seed)
+    state = [np.zeros_like(w), np.zeros_like(w)]
+    rec = _Recorder(w)
+    t = 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(_positive_int(n_epochs, "n_epochs")):
+            order = rng.permutation(N)
+            for start in range(0, N, batch_size):
+                idx = order[start:start + batch_size]
+                g = minibatch_grad(w, X[idx], y[idx], lam)
+                t += 1
+                if method == "SGD + momentum":
+                    w, state[0] = sgd_momentum_step(w, g, state[0], alpha)
+                elif method == "Adagrad":
+                    w, state[0] = adagrad_step(w, g, state[0], alpha)
+                elif method == "RMSProp":
+                    w, state[0] = rmsprop_step(w, g, state[0], alpha)
+                else:
+                    w, state[0], state[1] = adam_step(w, g, state[0], state[1], t, alpha)
+                rec.record(w)
+                if not np.all(np.isfinite(w)):
+                    return rec.result(False, method)
+    return rec.result(False, method)
 
 
 def losses_along_path(path, X, y, l2=0.0) -> np.ndarray:

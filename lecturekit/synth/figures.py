@@ -11,17 +11,21 @@ __all__ = ["draw_skeleton", "draw_view"]
 
 
 def draw_skeleton(skeleton, positions: np.ndarray, *, title: str = "The virtual rodent's skeleton"):
-    """3D skeleton of one frame. positions: (K, 3) mm. Returns the Figure."""
+    """3D skeleton of one frame, keypoints in the course colours, named in a legend.
+
+    positions: (K, 3) mm. Returns the Figure.
+    """
     positions = np.asarray(positions, dtype=float)
     if positions.shape != (skeleton.K, 3):
         raise ValueError(f"positions: expected shape ({skeleton.K}, 3), got {positions.shape}")
-    fig = plt.figure(figsize=(5.5, 4.2))
+    fig = plt.figure(figsize=(7.5, 4.8), layout="constrained")
     ax = fig.add_subplot(projection="3d")
     for child, parent in skeleton.edges:
         ax.plot(*positions[[child, parent]].T, color="0.4", lw=2)
-    ax.scatter(*positions.T, c=keypoint_colors(skeleton.names), s=40, depthshade=False)
-    for name, p in zip(skeleton.names, positions):
-        ax.text(*p, f" {name}", fontsize=7)
+    # Names go in a legend beside the axes: text at the points overlaps around the head.
+    for name, p, color in zip(skeleton.names, positions, keypoint_colors(skeleton.names)):
+        ax.scatter(*p, color=color, s=45, depthshade=False, label=name)
+    fig.legend(loc="outside right center", title="keypoint", fontsize=9)
     centre = positions.mean(axis=0)
     half = max(np.ptp(positions, axis=0).max() / 2, 30.0)
     ax.set(xlim=(centre[0] - half, centre[0] + half), ylim=(centre[1] - half, centre[1] + half),
@@ -44,7 +48,7 @@ def draw_view(rendered, skeleton, *, frame: int, camera: int, camera_name: str =
     points = rendered.keypoints2d[camera, frame]
     visible = rendered.visible[camera, frame]
     colors = keypoint_colors(skeleton.names)
-    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    fig, ax = plt.subplots(figsize=(6.5, 4.8), layout="constrained")
     ax.imshow(image)
     for child, parent in skeleton.edges:
         ax.plot(*points[[child, parent]].T, color="white", lw=1, alpha=0.6)

@@ -13,9 +13,9 @@ import pytest  # noqa: E402
 import scipy.special  # noqa: E402
 import torch  # noqa: E402
 
-from lecturekit.patch_classifier import gradcheck, logreg
 from lecturekit.course import release  # noqa: E402
 from lecturekit.patch_classifier import figures as wl  # noqa: E402
+from lecturekit.patch_classifier import gradcheck, logreg
 
 ROOT = release.course_root(__file__)
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from lecturekit.patch_classifier import logreg, optim
 from lecturekit.course import release
+from lecturekit.patch_classifier import logreg, optim
 
 ROOT = release.course_root(__file__)
 

@@ -49,3 +49,15 @@ def test_bad_indices_and_shapes_are_named(scene):
     with pytest.raises(ValueError, match="positions: expected shape"):
         draw_skeleton(skeleton, motion.positions[:2])
     plt.close(draw_skeleton(skeleton, motion.positions[0]))
+
+
+def test_skeleton_names_every_keypoint_once_in_a_legend_off_the_axes(scene):
+    skeleton, motion, _ = scene
+    fig = draw_skeleton(skeleton, motion.positions[0])
+    fig.canvas.draw()
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == list(skeleton.names)
+    ax_box, leg_box = fig.axes[0].get_window_extent(), legend.get_window_extent()
+    assert leg_box.x0 >= ax_box.x1 - 1  # beside the 3D axes, not on the skeleton
+    assert fig.get_size_inches()[0] * fig.dpi >= 600 or fig.get_size_inches()[0] >= 5.0
+    plt.close(fig)
