@@ -17,8 +17,8 @@ Published anchors on dlc-openfield (DeepLabCut papers/docs): human labelling var
 DeepLabCut ResNet-50 (TensorFlow) 3.09 px test RMSE, DeepLabCut 3 PyTorch ResNet-50 2.01 px
 (those were trained for hours on a GPU on the full data set; the example here is a subset).
 
-Run: ``.venv/bin/python bench/bench_cnn_realdata.py`` (about 9 min on 2 CPU cores: openfield 6 min of training, reaching 2); results go
-to ``bench/results/cnn_realdata.json``.
+Run: ``.venv/bin/python bench/bench_cnn_realdata.py`` (about 9 min on 2 CPU cores: openfield 6 min of training,
+reaching 2); results go to ``bench/results/cnn_realdata.json``.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "bench" / "results" / "cnn_realdata.json"
 
-from lecturekit.cnn import augment, heatmaps, pretrained, topdown
-from lecturekit import cnn
+from lecturekit import cnn, metrics  # noqa: E402
+from lecturekit.cnn import augment, heatmaps, pretrained, topdown  # noqa: E402
 from lecturekit.formats import deeplabcut  # noqa: E402
 
 ANCHORS = {
@@ -173,31 +173,32 @@ def run_project(name: str, setting: Setting, log=print) -> dict:
     pred, likelihood = predict_full(model, images[test_idx], setting.scale, mirror)
     some_train = train_idx[:12]  # a few training frames: is the test error over-fitting?
     pred_train = predict_full(model, images[some_train], setting.scale, mirror)[0]
-    err = heatmaps.keypoint_errors(pred, kp[test_idx])
+    err = metrics.position_errors(pred, kp[test_idx])
     confident = likelihood >= P_CUTOFF
-    rmse_confident = (round(heatmaps.rmse_px(pred, kp[test_idx], confident), 3)
+    rmse_confident = (round(metrics.rmse(pred, kp[test_idx], visible=confident), 3)
                       if (confident & np.isfinite(err)).any() else None)  # None: no prediction is that confident
     result = {
         "frames": int(len(frames)), "image_size": [int(frames.shape[2]), int(frames.shape[1])],
         "bodyparts": list(project.bodyparts), "train_frames": int(len(train_idx)), "test_frames": int(len(test_idx)),
         "setting": setting.__dict__, "mirrored": mirror is not None, "train_seconds": round(seconds, 1),
-        "test_rmse_px": round(heatmaps.rmse_px(pred, kp[test_idx]), 3),
-        "train_rmse_px_12_frames": round(heatmaps.rmse_px(pred_train, kp[some_train]), 3),
+        "test_rmse_px": round(metrics.rmse(pred, kp[test_idx]), 3),
+        "train_rmse_px_12_frames": round(metrics.rmse(pred_train, kp[some_train]), 3),
         "test_median_error_px": round(float(np.nanmedian(err)), 3),
         "test_errors_over_10px": int(np.nansum(err > 10)), "test_labelled_keypoints": int(np.isfinite(err).sum()),
         f"test_rmse_px_p_cutoff_{P_CUTOFF}": rmse_confident,
         f"test_fraction_above_p_cutoff_{P_CUTOFF}": round(float(confident[np.isfinite(err)].mean()), 3),
         "test_rmse_px_per_bodypart": {b: round(float(np.sqrt(np.nanmean(err[:, k] ** 2))), 3)
                                       for k, b in enumerate(project.bodyparts)},
-        "test_pck_5px": round(heatmaps.pck(pred, kp[test_idx], 5.0), 3),
+        "test_pck_5px": round(metrics.pck(pred, kp[test_idx], 5.0), 3),
         "stride_floor_px_2d": round(heatmaps.quantization_floor(model.stride / setting.scale, two_d=True), 3),
         "anchors_px": ANCHORS.get(name, {}),
     }
+    confident_fraction = result[f"test_fraction_above_p_cutoff_{P_CUTOFF}"]
     log(f"with p-cutoff {P_CUTOFF}: test RMSE "
-        f"{'n/a' if rmse_confident is None else f'{rmse_confident:.2f}'} px on {result[f'test_fraction_above_p_cutoff_{P_CUTOFF}']:.0%} "
+        f"{'n/a' if rmse_confident is None else f'{rmse_confident:.2f}'} px on {confident_fraction:.0%} "
         f"of the keypoints; {result['test_errors_over_10px']} of {result['test_labelled_keypoints']} errors over 10 px")
-    log(f"test RMSE {result['test_rmse_px']:.2f} px (train {result['train_rmse_px_12_frames']:.2f} px, median test error "
-        f"{result['test_median_error_px']:.2f} px, PCK@5px {result['test_pck_5px']:.3f}); "
+    log(f"test RMSE {result['test_rmse_px']:.2f} px (train {result['train_rmse_px_12_frames']:.2f} px, "
+        f"median test error {result['test_median_error_px']:.2f} px, PCK@5px {result['test_pck_5px']:.3f}); "
         f"{seconds:.0f} s of CPU training")
     log("  per body part: " + ", ".join(f"{b} {v:.2f}" for b, v in result["test_rmse_px_per_bodypart"].items()))
     for anchor, value in ANCHORS.get(name, {}).items():

@@ -43,8 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "cnn_synthetic.json"
 
-from lecturekit.cnn import augment, heatmaps, pretrained, topdown
-from lecturekit import cnn, datasets, synth  # noqa: E402
+from lecturekit import cnn, datasets, metrics, synth  # noqa: E402
+from lecturekit.cnn import augment, pretrained, topdown  # noqa: E402
 
 N_LABELLED = 100
 MAIN = "top-down, pretrained EfficientNet-Lite0 (frozen)"
@@ -93,12 +93,12 @@ def train_centroid_model(images, keypoints, visible):
 
 
 def evaluate(pred, truth, visible, body_length, names) -> dict:
-    err = heatmaps.keypoint_errors(pred, truth)
+    err = metrics.position_errors(pred, truth)
     thr = 0.05 * body_length
-    return {"rmse_px": round(heatmaps.rmse_px(pred, truth, visible), 3),
-            "pck_5pct_body": round(heatmaps.pck(pred, truth, thr, visible), 4),
-            "pck_10pct_body": round(heatmaps.pck(pred, truth, 2 * thr, visible), 4),
-            "pck_3px": round(heatmaps.pck(pred, truth, 3.0, visible), 4),
+    return {"rmse_px": round(metrics.rmse(pred, truth, visible=visible), 3),
+            "pck_5pct_body": round(metrics.pck(pred, truth, thr, visible=visible), 4),
+            "pck_10pct_body": round(metrics.pck(pred, truth, 2 * thr, visible=visible), 4),
+            "pck_3px": round(metrics.pck(pred, truth, 3.0, visible=visible), 4),
             "pck_5pct_body_per_keypoint": {n: round(float(np.mean(err[visible[:, k], k] <= thr[visible[:, k]])), 3)
                                            for k, n in enumerate(names)}}
 
@@ -129,9 +129,11 @@ def main() -> int:
     wall0 = time.perf_counter()
     centroid_model, stage1_cpu = train_centroid_model(images[train], kp[train], vis[train])
     stage1_wall = time.perf_counter() - wall0
-    centre_pred = cnn.predict_keypoints(centroid_model.head, cnn.cache_features(centroid_model.backbone, images[test]))[0][:, 0]
+    test_features = cnn.cache_features(centroid_model.backbone, images[test])
+    centre_pred = cnn.predict_keypoints(centroid_model.head, test_features)[0][:, 0]
     centre_err = np.linalg.norm(centre_pred - topdown.animal_centres(kp[test]), axis=-1)
-    results["stage1"] = {"train_cpu_s": round(stage1_cpu, 1), "centre_error_median_px": round(float(np.median(centre_err)), 2),
+    results["stage1"] = {"train_cpu_s": round(stage1_cpu, 1),
+                         "centre_error_median_px": round(float(np.median(centre_err)), 2),
                          "centre_error_max_px": round(float(centre_err.max()), 2)}
     print(f"stage 1: centre error median {np.median(centre_err):.2f} px, max {centre_err.max():.2f} px; "
           f"{stage1_cpu:.0f} s CPU")
@@ -192,9 +194,11 @@ def main() -> int:
                                         max_cpu_seconds=CPU_BUDGET_S - (time.process_time() - cpu0))
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     pred = cnn.predict_keypoints(model.head, cnn.cache_features(model.backbone, big[test]))[0]
-    record("whole frame x2, pretrained EfficientNet-Lite0 (frozen)", cnn.from_upsampled(pred, up), len(losses), cpu, wall)
+    record("whole frame x2, pretrained EfficientNet-Lite0 (frozen)", cnn.from_upsampled(pred, up), len(losses),
+           cpu, wall)
 
-    print(f"\n{'model':55s} {'RMSE px':>8s} {'PCK@5%':>7s} {'PCK@10%':>8s} {'PCK@3px':>8s} {'epochs':>6s} {'CPU s':>6s}")
+    print(f"\n{'model':55s} {'RMSE px':>8s} {'PCK@5%':>7s} {'PCK@10%':>8s} {'PCK@3px':>8s} "
+          f"{'epochs':>6s} {'CPU s':>6s}")
     for name, r in results["models"].items():
         print(f"{name:55s} {r['rmse_px']:8.2f} {r['pck_5pct_body']:7.3f} {r['pck_10pct_body']:8.3f} "
               f"{r['pck_3px']:8.3f} {r['epochs']:6d} {r['train_cpu_s']:6.0f}")

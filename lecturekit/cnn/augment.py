@@ -175,12 +175,14 @@ def random_flips(images: torch.Tensor, keypoints, visible, rng: np.random.Genera
     vis = np.array(visible, dtype=bool)
     out = images.clone()
     if chosen.any():
-        flipped, kp[chosen], vis[chosen] = flip_horizontal(images[torch.as_tensor(chosen)], kp[chosen], vis[chosen], mirror)
-        out[torch.as_tensor(chosen)] = flipped
+        picked = torch.as_tensor(chosen)
+        flipped, kp[chosen], vis[chosen] = flip_horizontal(images[picked], kp[chosen], vis[chosen], mirror)
+        out[picked] = flipped
     return out, kp, vis
 
 
-def occlude(images: torch.Tensor, rng: np.random.Generator, *, prob: float = 0.5, max_frac: float = 0.25) -> torch.Tensor:
+def occlude(images: torch.Tensor, rng: np.random.Generator, *, prob: float = 0.5,
+            max_frac: float = 0.25) -> torch.Tensor:
     """Paste one grey rectangle (side up to ``max_frac`` of the image) into each image with probability ``prob``.
 
     images: (N, C, H, W) float. Returns a new tensor; keypoints stay labelled (an occluded paw is still a paw).

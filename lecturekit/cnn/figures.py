@@ -36,7 +36,7 @@ def draw_heatmap_viewer(images, heatmaps, predicted, truth, names: Sequence[str]
     H, W = images.shape[1:3]
     Hs, Ws = hm.shape[2:]
     colour = keypoint_color(name)
-    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.6))
+    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.6), layout="constrained")
     axes[0].imshow(images[frame])
     axes[0].set_title(f"frame {frame}: {name}")
     axes[1].imshow(images[frame], alpha=0.5)
@@ -54,7 +54,6 @@ def draw_heatmap_viewer(images, heatmaps, predicted, truth, names: Sequence[str]
     axes[0].set_ylabel("y (px)")
     err = float(np.linalg.norm(p - t))
     axes[0].legend(loc="lower left", fontsize=8, title=f"error {err:.1f} px", title_fontsize=8)
-    fig.tight_layout()
     return fig
 
 

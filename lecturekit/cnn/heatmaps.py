@@ -1,4 +1,4 @@
-"""Keypoint heatmaps: targets, the Bernoulli loss, decoding and evaluation
+"""Keypoint heatmaps: targets, the Bernoulli loss and decoding (evaluation: ``lecturekit.metrics``)
 (lecture: "Pose tracking with convolutional neural networks").
 
 A heatmap model predicts, for every keypoint k and every output cell (i, j), the probability
@@ -46,10 +46,6 @@ __all__ = [
     "average_with_mirrored",
     "grid_affine",
     "subpixel_refine",
-    "keypoint_errors",
-    "rmse_px",
-    "pck",
-    "pck_curve",
     "quantization_floor",
 ]
 
@@ -332,52 +328,6 @@ def subpixel_refine(heatmaps, ii, jj, stride: int = 1, *, refine: str = "quadrat
     x = (jj + dj) * stride + (stride - 1) / 2.0
     y = (ii + di) * stride + (stride - 1) / 2.0
     return np.stack([x, y], axis=-1)
-
-
-def keypoint_errors(predicted, truth) -> np.ndarray:
-    """Euclidean error per keypoint: predicted, truth (N, K, 2) px -> (N, K) px (NaN where truth is NaN)."""
-    p, t = _as_points(predicted, "predicted"), _as_points(truth, "truth")
-    if p.shape != t.shape:
-        raise ValueError(f"predicted/truth: shapes differ, {p.shape} vs {t.shape}")
-    return np.linalg.norm(p - t, axis=-1)
-
-
-def rmse_px(predicted, truth, visible=None) -> float:
-    """Root-mean-square Euclidean error (px) over labelled keypoints (DeepLabCut's "RMSE").
-
-    predicted, truth: (N, K, 2) px; visible: optional (N, K) bool mask; NaN truth is ignored.
-    """
-    e = keypoint_errors(predicted, truth)
-    ok = np.isfinite(e)
-    if visible is not None:
-        ok &= np.asarray(visible, dtype=bool)
-    if not ok.any():
-        raise ValueError("truth: no labelled keypoint to evaluate")
-    return float(np.sqrt(np.mean(e[ok] ** 2)))
-
-
-def pck(predicted, truth, threshold, visible=None) -> float:
-    """Percentage of correct keypoints: fraction of labelled keypoints with error <= threshold.
-
-    threshold: px, a scalar or (N,) per frame (e.g. 5% of each frame's body length).
-    """
-    e = keypoint_errors(predicted, truth)
-    thr = np.asarray(threshold, dtype=float)
-    if thr.ndim == 1:
-        if thr.shape[0] != e.shape[0]:
-            raise ValueError(f"threshold: expected a scalar or shape ({e.shape[0]},), got {thr.shape}")
-        thr = thr[:, None]
-    ok = np.isfinite(e)
-    if visible is not None:
-        ok &= np.asarray(visible, dtype=bool)
-    if not ok.any():
-        raise ValueError("truth: no labelled keypoint to evaluate")
-    return float(np.mean((e <= np.broadcast_to(thr, e.shape))[ok]))
-
-
-def pck_curve(predicted, truth, thresholds, visible=None) -> np.ndarray:
-    """PCK at each threshold (px): thresholds (M,) -> (M,) fractions in [0, 1]."""
-    return np.array([pck(predicted, truth, t, visible) for t in np.asarray(thresholds, dtype=float)])
 
 
 def quantization_floor(stride: float, two_d: bool = False) -> float:

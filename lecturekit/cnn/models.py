@@ -66,9 +66,9 @@ class ScratchCNN(nn.Module):
         if n_keypoints < 1 or width < 1:
             raise ValueError(f"n_keypoints, width: expected positive integers, got {n_keypoints}, {width}")
         w = width
-        self.features = nn.Sequential(_conv(3, w), _conv(w, w, stride=2), _conv(w, 2 * w), _conv(2 * w, 2 * w, stride=2),
-                                      _conv(2 * w, 2 * w, dilation=2), _conv(2 * w, 2 * w, dilation=4),
-                                      _conv(2 * w, 2 * w, dilation=8))
+        self.features = nn.Sequential(_conv(3, w), _conv(w, w, stride=2), _conv(w, 2 * w),
+                                      _conv(2 * w, 2 * w, stride=2), _conv(2 * w, 2 * w, dilation=2),
+                                      _conv(2 * w, 2 * w, dilation=4), _conv(2 * w, 2 * w, dilation=8))
         self.out = nn.Conv2d(2 * w, n_keypoints, 1)
         nn.init.constant_(self.out.bias, -4.0)  # start near the background probability
 
@@ -211,14 +211,16 @@ def _check_training_data(n: int, keypoints, visible):
     kp = np.asarray(keypoints, dtype=float)
     if kp.shape[:1] != (n,) or kp.ndim != 3 or kp.shape[-1] != 2:
         raise ValueError(f"keypoints: expected ({n}, K, 2) px, got {kp.shape}")
-    vis = np.all(np.isfinite(kp), -1) if visible is None else np.asarray(visible, dtype=bool) & np.all(np.isfinite(kp), -1)
+    labelled = np.all(np.isfinite(kp), -1)
+    vis = labelled if visible is None else np.asarray(visible, dtype=bool) & labelled
     if vis.shape != kp.shape[:2]:
         raise ValueError(f"visible: expected {kp.shape[:2]}, got {vis.shape}")
     return kp, vis
 
 
 def _fit(module: nn.Module, n: int, batch_loss, *, epochs: int, batch_size: int, lr: float, weight_decay: float,
-         seed: int, progress: bool, desc: str, max_cpu_seconds: float | None, frozen_bn: nn.Module | None) -> list[float]:
+         seed: int, progress: bool, desc: str, max_cpu_seconds: float | None,
+         frozen_bn: nn.Module | None) -> list[float]:
     """The one training loop: Adam with a cosine learning-rate schedule over ``epochs`` shuffled
     passes through ``n`` examples. batch_loss(idx, rng) -> scalar loss of the examples ``idx``;
     ``frozen_bn``: a sub-module whose batch norm stays in eval mode (tiny batches).
