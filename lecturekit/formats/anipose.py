@@ -7,6 +7,8 @@ anipose stores one ``[cam_i]`` table per camera with ``name``, ``size`` (width, 
 
 from __future__ import annotations
 
+import itertools
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -38,14 +40,35 @@ def read_anipose_toml(path: Path | str) -> list[Camera]:
     tables.sort(key=lambda kv: int(kv[0].split("_")[1]) if kv[0].split("_")[1].isdigit() else kv[0])
     cameras = []
     for key, table in tables:
+        name = str(table.get("name", key))
+        where = f"{path}: camera [{key}] ({name!r})"
+        values = {}
+        for field in ("matrix", "rotation", "translation"):
+            if field not in table:
+                raise ValueError(f"{where}: missing key {field!r}")
+            try:
+                values[field] = np.array(table[field], dtype=float)
+            except (TypeError, ValueError):
+                raise ValueError(f"{where}: key {field!r} is not an array of numbers") from None
+            if not np.all(np.isfinite(values[field])):
+                raise ValueError(f"{where}: key {field!r} contains NaN or infinity")
         dist = list(table.get("distortions", [0.0])) + [0.0] * 5
+        if not np.all(np.isfinite(np.asarray(dist[:5], dtype=float))):
+            raise ValueError(f"{where}: key 'distortions' contains NaN or infinity")
         if any(abs(d) > 1e-12 for d in dist[1:5]):
             raise ValueError(f"{key}.distortions: only k1 is supported, got {dist[:5]}")
-        cameras.append(Camera(K=np.array(table["matrix"], dtype=float),
-                              R=rodrigues_to_matrix(np.array(table["rotation"], dtype=float)),
-                              t=np.array(table["translation"], dtype=float),
-                              k1=float(dist[0]), name=str(table.get("name", key)),
-                              image_size=tuple(int(v) for v in table.get("size", (640, 480)))))
+        try:
+            cameras.append(Camera(K=values["matrix"], R=rodrigues_to_matrix(values["rotation"]),
+                                  t=values["translation"], k1=float(dist[0]), name=name,
+                                  image_size=tuple(int(v) for v in table.get("size", (640, 480)))))
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+    for i, j in itertools.combinations(range(len(cameras)), 2):
+        a, b = cameras[i], cameras[j]
+        if np.allclose(a.R, b.R, atol=1e-9) and np.allclose(a.t, b.t, atol=1e-9):
+            warnings.warn(f"{path}: cameras {a.name!r} and {b.name!r} have identical calibrations (same pose); "
+                          f"one of them is probably a copy: triangulation cannot use both as calibrated",
+                          UserWarning, stacklevel=2)
     return cameras
 
 

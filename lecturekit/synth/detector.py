@@ -20,8 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .render import _check_skeleton
-from .skeleton import Skeleton
+from .skeleton import Skeleton, as_skeleton
 
 __all__ = ["Detections", "corrupt_detections"]
 
@@ -69,7 +68,7 @@ def corrupt_detections(keypoints2d: np.ndarray, visible: np.ndarray, skeleton: S
         Detections with points2d (C, T, K, 2) px and flags is_outlier, is_swapped, is_missing
         (C, T, K) bool.
     """
-    skeleton = _check_skeleton(skeleton)
+    skeleton = as_skeleton(skeleton)
     K = skeleton.K
     if isinstance(keypoints2d, (list, tuple)) or not hasattr(keypoints2d, "shape"):
         keypoints2d = np.asarray(keypoints2d, dtype=float)

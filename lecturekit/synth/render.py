@@ -24,7 +24,7 @@ import numpy as np
 
 from ..geometry import Camera, as_camera_list
 from .behaviour import ARENA_HALF_WIDTH
-from .skeleton import Skeleton, rodent_skeleton
+from .skeleton import Skeleton, as_skeleton, rodent_skeleton
 
 __all__ = ["Rendered", "render_frames", "keypoint_visibility", "body_primitives"]
 
@@ -182,14 +182,6 @@ def _check_positions(positions, skeleton) -> np.ndarray:
     return positions
 
 
-def _check_skeleton(skeleton):
-    if skeleton is None:
-        return rodent_skeleton()
-    if not isinstance(skeleton, Skeleton):
-        raise TypeError(f"skeleton: expected a lecturekit.synth.Skeleton, got {type(skeleton).__name__}")
-    return skeleton
-
-
 def _resized(camera: Camera, image_size) -> Camera:
     width, height = camera.image_size
     new_w, new_h = image_size
@@ -253,7 +245,7 @@ def keypoint_visibility(positions: np.ndarray, cameras, skeleton: Skeleton | Non
     Returns:
         (C, T, K) bool.
     """
-    skeleton = _check_skeleton(skeleton)
+    skeleton = as_skeleton(skeleton)
     positions = _check_positions(positions, skeleton)
     cameras = _prepare_cameras(cameras, image_size)
     uv = np.stack([cam.project(positions) for cam in cameras])
@@ -283,26 +275,6 @@ def _floor_colour(x, y):
     base = np.where(checker > 0, np.array([0.62, 0.64, 0.66]), np.array([0.50, 0.53, 0.57]))
     mottle = 0.7 * _value_noise(x, y, 37.0, 1) + 0.3 * _value_noise(x, y, 9.0, 2)
     return base * (0.8 + 0.4 * mottle[:, None])
-
-
-def _pixel_rays(cam: Camera):
-    """Unit world directions (H*W, 3) of every pixel centre, distortion removed.
-
-    Undistortion inverts x_d = x_u (1 + k1 |x_u|^2) by fixed-point iteration on normalised
-    coordinates (the same model as ``Camera.project``).
-    """
-    width, height = cam.image_size
-    u, v = np.meshgrid(np.arange(width, dtype=float), np.arange(height, dtype=float))
-    Kinv = np.linalg.inv(cam.K)
-    xd = Kinv[0, 0] * u + Kinv[0, 1] * v + Kinv[0, 2]
-    yd = Kinv[1, 1] * v + Kinv[1, 2]
-    xu, yu = xd, yd
-    if cam.k1:
-        for _ in range(30):
-            scale = 1.0 / (1.0 + cam.k1 * (xu * xu + yu * yu))
-            xu, yu = xd * scale, yd * scale
-    rays = np.stack([xu.ravel(), yu.ravel(), np.ones(xu.size)], axis=1) @ cam.R
-    return rays / np.linalg.norm(rays, axis=1, keepdims=True)
 
 
 def _background(cam: Camera, rays):
@@ -384,7 +356,7 @@ def _camera_view(cam: Camera):
         if len(_VIEW_CACHE) > 16:
             _VIEW_CACHE.clear()
         width, height = cam.image_size
-        rays = _pixel_rays(cam)
+        rays = cam.rig.pixel_rays(0).reshape(-1, 3)  # distortion removed by the Rig's undistortion
         background, depth, floor_points = _background(cam, rays)
         _VIEW_CACHE[key] = (rays.reshape(height, width, 3), background.reshape(height, width, 3),
                             depth.reshape(height, width), floor_points.reshape(height, width, 3))
@@ -428,7 +400,7 @@ def render_frames(positions: np.ndarray, cameras, skeleton: Skeleton | None = No
         Rendered with images (C, T, H, W, 3) uint8, keypoints2d (C, T, K, 2) px and
         visible (C, T, K) bool.
     """
-    skeleton = _check_skeleton(skeleton)
+    skeleton = as_skeleton(skeleton)
     positions = _check_positions(positions, skeleton)
     cameras = _prepare_cameras(cameras, image_size)
     sizes = {cam.image_size for cam in cameras}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Skeleton", "rodent_skeleton", "forward_kinematics"]
+__all__ = ["Skeleton", "rodent_skeleton", "as_skeleton", "forward_kinematics"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,6 +124,15 @@ def rodent_skeleton() -> Skeleton:
     pairs = tuple((_NAMES.index("left_" + part), _NAMES.index("right_" + part))
                   for part in ("ear", "forepaw", "hindpaw"))
     return Skeleton(_NAMES, parents, lengths, pairs)
+
+
+def as_skeleton(skeleton) -> Skeleton:
+    """The one validation of a skeleton argument: None -> :func:`rodent_skeleton`, a Skeleton -> itself."""
+    if skeleton is None:
+        return rodent_skeleton()
+    if not isinstance(skeleton, Skeleton):
+        raise TypeError(f"skeleton: expected a lecturekit.synth.Skeleton, got {type(skeleton).__name__}")
+    return skeleton
 
 
 def forward_kinematics(root: np.ndarray, directions: np.ndarray, skeleton: Skeleton) -> np.ndarray:

@@ -34,11 +34,11 @@ from typing import Sequence
 import numpy as np
 from scipy.linalg import solveh_banded
 
-from ..geometry import Camera
-from .dlt import _check_points2d, _pinhole, projection_jacobian, triangulate_ransac, undistort
+from ..geometry import Camera, Rig, check_points2d
+from .gaps import initial_positions, interpolate_missing
 
 __all__ = ["Model0Params", "Model1Params", "Model1Fit", "model0_objective", "fit_model0",
-           "outlier_posterior", "fit_model1", "interpolate_missing"]
+           "outlier_posterior", "fit_model1"]
 
 
 @dataclass(frozen=True)
@@ -96,39 +96,18 @@ class Model1Fit:
 
 
 # helpers ----------------------------------------------------------------------------------------
-def _check_tk(cameras, points2d):
-    cameras, points2d = _check_points2d(cameras, points2d)
+def _check_tk(cameras, points2d) -> tuple[Rig, np.ndarray]:
+    """Validated (pinhole rig, undistorted points2d (C, T, K, 2) px): the models fit the ideal
+    pinhole cameras to undistorted pixels."""
+    rig, points2d = check_points2d(cameras, points2d)
     if points2d.ndim != 4:
         raise ValueError(f"points2d: expected shape (C, T, K, 2) px, got {points2d.shape}")
-    return cameras, points2d
+    return rig.pinhole(), rig.undistort(points2d)
 
 
-def interpolate_missing(positions: np.ndarray) -> np.ndarray:
-    """Fill NaN frames of each keypoint by linear interpolation in time (constant at the ends).
-
-    positions: (T, K, 3) mm. A keypoint never observed is set to the mean of the others (or 0).
-    """
-    positions = np.asarray(positions, dtype=float)
-    if positions.ndim != 3 or positions.shape[-1] != 3:
-        raise ValueError(f"positions: expected shape (T, K, 3), got {positions.shape}")
-    out = positions.copy()
-    T = out.shape[0]
-    t = np.arange(T)
-    ok = np.isfinite(out).all(axis=-1)
-    fallback = np.nanmean(out.reshape(-1, 3), axis=0) if ok.any() else np.zeros(3)
-    for k in range(out.shape[1]):
-        if not ok[:, k].any():
-            out[:, k] = fallback
-        elif not ok[:, k].all():
-            for d in range(3):
-                out[:, k, d] = np.interp(t, t[ok[:, k]], out[ok[:, k], k, d])
-    return out
-
-
-def _residuals(cameras, y, x):
-    """y (C, T, K, 2), x (T, K, 3) -> residual y - f(x) (C, T, K, 2), NaN where missing."""
-    C, T, K, _ = y.shape
-    return y - _pinhole(cameras, x.reshape(-1, 3)).reshape(C, T, K, 2)
+def _residuals(rig, y, x):
+    """y (C, T, K, 2), x (T, K, 3) -> residual y - f(x) (C, T, K, 2), NaN where missing or behind a camera."""
+    return y - rig.project(x)
 
 
 def _objective_per_keypoint(cameras, y, x, precision, eta):
@@ -149,7 +128,7 @@ def _gauss_newton_step(cameras, y, x, precision, eta, ridge=1e-9):
     r = _residuals(cameras, y, x)
     w = np.where(np.isfinite(r).all(axis=-1), precision, 0.0)  # (C, T, K)
     r = np.where(np.isfinite(r), r, 0.0)
-    J = projection_jacobian(cameras, x)  # (C, T, K, 2, 3)
+    J = np.nan_to_num(cameras.project(x, jacobian=True)[1])  # (C, T, K, 2, 3); 0 where w = 0
     H = np.einsum("ctk,ctkij,ctkil->ktjl", w, J, J)  # (K, T, 3, 3)
     g = np.einsum("ctk,ctkij,ctki->ktj", w, J, r)  # (K, T, 3) = -gradient of the data term
     lam = 1.0 / eta**2
@@ -202,10 +181,10 @@ def _weighted_map(cameras, y, x, precision, eta, iterations):
     return x, current
 
 
-def _initial_positions(cameras, y, init):
+def _initial_positions(rig, y, init):
     C, T, K, _ = y.shape
     if init is None:
-        init = triangulate_ransac(cameras, y, threshold=20.0)
+        init = initial_positions(rig, y, "ransac", threshold=20.0, fill=False)
     init = np.asarray(init, dtype=float)
     if init.shape != (T, K, 3):
         raise ValueError(f"init: expected shape {(T, K, 3)} mm, got {init.shape}")
@@ -218,7 +197,6 @@ def model0_objective(cameras: Sequence[Camera], points2d: np.ndarray, positions:
     """Model 0's negative log joint (up to a constant) of positions (T, K, 3) mm given
     points2d (C, T, K, 2) px."""
     cameras, y = _check_tk(cameras, points2d)
-    y = undistort(cameras, y)
     positions = np.asarray(positions, dtype=float)
     if positions.shape != y.shape[1:3] + (3,):
         raise ValueError(f"positions: expected shape {y.shape[1:3] + (3,)}, got {positions.shape}")
@@ -243,7 +221,6 @@ def fit_model0(cameras: Sequence[Camera], points2d: np.ndarray, params: Model0Pa
     if not isinstance(params, Model0Params):
         raise TypeError(f"params: expected Model0Params, got {type(params).__name__}")
     cameras, y = _check_tk(cameras, points2d)
-    y = undistort(cameras, y)
     x = _initial_positions(cameras, y, init)
     precision = np.full(y.shape[:3], 1.0 / params.omega**2)
     x, _ = _weighted_map(cameras, y, x, precision, params.eta, iterations)
@@ -263,7 +240,6 @@ def outlier_posterior(cameras: Sequence[Camera], points2d: np.ndarray, positions
         (C, T, K) probabilities in [0, 1]; NaN where the observation is missing.
     """
     cameras, y = _check_tk(cameras, points2d)
-    y = undistort(cameras, y)
     positions = np.asarray(positions, dtype=float)
     if positions.shape != y.shape[1:3] + (3,):
         raise ValueError(f"positions: expected shape {y.shape[1:3] + (3,)}, got {positions.shape}")
@@ -312,7 +288,6 @@ def fit_model1(cameras: Sequence[Camera], points2d: np.ndarray, params: Model1Pa
     if iterations < 1:
         raise ValueError(f"iterations: expected >= 1, got {iterations}")
     cameras, y = _check_tk(cameras, points2d)
-    y = undistort(cameras, y)
     x = _initial_positions(cameras, y, init)
     observed = np.isfinite(y).all(axis=-1)
     history = []

@@ -1,5 +1,5 @@
-"""Triangulation: 3D points from 2D observations in calibrated cameras (lecture: "3D Pose
-estimation: projective geometry" and "Triangulation in the presence of measurement noise").
+"""Triangulation by the direct linear transform (lecture: "3D Pose estimation: projective
+geometry" and "Triangulation in the presence of measurement noise").
 
 Camera ``c`` maps a world point ``x`` (mm) to ``f_c(x) = (u, v) / w`` with
 ``(u, v, w) = A_c x + b_c``, i.e. ``P_c = [A_c | b_c] = K [R | t]`` on homogeneous points.
@@ -13,11 +13,11 @@ Camera ``c`` maps a world point ``x`` (mm) to ``f_c(x) = (u, v) / w`` with
   dwarfs the others and the constraint ``|X| = 1`` weights the algebraic error by
   ``1 / (1 + |x|^2)``; pixels are mapped to normalised camera coordinates and the world is
   shifted and scaled to unit size around the cameras before the SVD, then mapped back.
-* **Robust triangulation**: the median over camera pairs (as DLC-3D / anipose's ``fast``) and
-  RANSAC over camera pairs with a reprojection-error inlier threshold.
-* **Gauss-Newton** refinement of the reprojection error (optionally with a robust loss by
-  iteratively reweighted least squares), and the **Cramér-Rao bound**
-  ``Cov(x_hat) >= sigma^2 (J^T J)^{-1}`` for pixel noise ``N(0, sigma^2 I)``.
+* The **reprojection error** and the **Cramér-Rao bound** ``Cov(x_hat) >= sigma^2 (J^T J)^{-1}``
+  for pixel noise ``N(0, sigma^2 I)``.
+
+Robust triangulation (median of pairs, RANSAC, Gauss-Newton) is in :mod:`.robust`. The camera
+model, its Jacobian and the undistortion are :class:`lecturekit.geometry.Rig`'s.
 
 Missing observations are NaN pixels: those cameras are ignored; fewer than two cameras give NaN.
 Pixels of cameras with radial distortion (``k1 != 0``) are undistorted first.
@@ -25,91 +25,40 @@ Pixels of cameras with radial distortion (``k1 != 0``) are undistorted first.
 
 from __future__ import annotations
 
-import itertools
-import warnings
 from typing import Sequence
 
 import numpy as np
 
-from ..geometry import Camera, as_camera_list
+from ..geometry import MIN_DEPTH, Camera, Rig, as_rig, check_points2d, check_points3d, projection_jacobian
 
 __all__ = [
     "triangulate_dlt",
-    "triangulate_median",
-    "triangulate_ransac",
-    "refine_gauss_newton",
     "reprojection_error",
-    "projection_jacobian",
     "cramer_rao_bound",
     "undistort",
+    "observed_mask",
 ]
 
 
-# input validation -------------------------------------------------------------------------
-def _check_points2d(cameras, points2d, name: str = "points2d") -> tuple[list[Camera], np.ndarray]:
-    cameras = as_camera_list(cameras)
+def undistort(cameras: Sequence[Camera] | Rig, points2d: np.ndarray) -> np.ndarray:
+    """Remove each camera's radial distortion: points2d (C, ..., 2) px -> (C, ..., 2) px.
+
+    NaN where a camera's distortion cannot be inverted (see ``geometry.undistort_radius``).
+    """
+    rig, points2d = check_points2d(cameras, points2d)
+    return rig.undistort(points2d)
+
+
+def observed_mask(points2d: np.ndarray) -> np.ndarray:
+    """(C, ...) bool from points2d (C, ..., 2): both coordinates finite (an observation)."""
     points2d = np.asarray(points2d, dtype=float)
-    if points2d.ndim < 2 or points2d.shape[0] != len(cameras) or points2d.shape[-1] != 2:
-        raise ValueError(f"{name}: expected shape (C, ..., 2) with C = {len(cameras)} cameras, "
-                         f"got {points2d.shape}")
-    if np.isinf(points2d).any():
-        raise ValueError(f"{name}: contains infinity (use NaN for a missing observation)")
-    return cameras, points2d
-
-
-def _check_points3d(points3d, name: str = "points3d") -> np.ndarray:
-    points3d = np.asarray(points3d, dtype=float)
-    if points3d.ndim < 1 or points3d.shape[-1] != 3:
-        raise ValueError(f"{name}: expected shape (..., 3) mm, got {points3d.shape}")
-    return points3d
-
-
-def undistort(cameras: Sequence[Camera], points2d: np.ndarray) -> np.ndarray:
-    """Remove each camera's radial distortion: points2d (C, ..., 2) px -> (C, ..., 2) px."""
-    cameras, points2d = _check_points2d(cameras, points2d)
-    out = []
-    for cam, p in zip(cameras, points2d):
-        if cam.k1:
-            n = _normalised_coordinates(cam, p)
-            p = np.stack([cam.K[0, 0] * n[..., 0] + cam.K[0, 1] * n[..., 1] + cam.K[0, 2],
-                          cam.K[1, 1] * n[..., 1] + cam.K[1, 2]], axis=-1)
-        out.append(p)
-    return np.stack(out)
-
-
-def _observed(points2d: np.ndarray) -> np.ndarray:
-    """(C, ...) bool: both coordinates finite."""
     return np.isfinite(points2d[..., 0]) & np.isfinite(points2d[..., 1])
 
 
-def _normalised_coordinates(cam: Camera, pixels: np.ndarray, iterations: int = 30) -> np.ndarray:
-    """Pixels (N, 2) -> undistorted normalised camera coordinates (N, 2) (K^-1, then k1 removed).
-
-    Same fixed point as ``Camera.undistort_pixels`` (x_u = x_d / (1 + k1 |x_u|^2)), written with
-    explicit components and stopped once it has converged.
-    """
-    Kinv = np.linalg.inv(cam.K)
-    u, v = pixels[..., 0], pixels[..., 1]
-    xd = Kinv[0, 0] * u + Kinv[0, 1] * v + Kinv[0, 2]
-    yd = Kinv[1, 0] * u + Kinv[1, 1] * v + Kinv[1, 2]
-    if not cam.k1:
-        return np.stack([xd, yd], axis=-1)
-    xu, yu = xd, yd
-    for _ in range(iterations):
-        scale = 1.0 / (1.0 + cam.k1 * (xu * xu + yu * yu))
-        xn, yn = xd * scale, yd * scale
-        with np.errstate(invalid="ignore"):
-            change = np.nanmax(np.abs(xn - xu) + np.abs(yn - yu)) if xn.size else 0.0
-        xu, yu = xn, yn
-        if not change > 1e-15:
-            break
-    return np.stack([xu, yu], axis=-1)
-
-
 # DLT ----------------------------------------------------------------------------------------
-def _world_normalization(cameras: list[Camera]) -> tuple[np.ndarray, float]:
+def _world_normalization(rig: Rig) -> tuple[np.ndarray, float]:
     """Centre (3,) and scale of a similarity putting the cameras at unit distance around 0."""
-    centres = np.stack([cam.center for cam in cameras])
+    centres = rig.centers
     mean = centres.mean(axis=0)
     scale = float(np.sqrt(np.mean(np.sum((centres - mean) ** 2, axis=1))))
     return mean, (scale if scale > 0 else 1.0)
@@ -154,7 +103,7 @@ def _dlt_flat(P: np.ndarray, points: np.ndarray, solver: str = "svd", iterations
     a division); only for well-conditioned (normalised) systems. Points where the iteration has
     not converged (eigen-residual of the trace-normalised G above ``tolerance``) fall back to SVD.
     """
-    ok = _observed(points)  # (C, N)
+    ok = observed_mask(points)  # (C, N)
     if solver == "svd":
         pts = np.where(ok[..., None], points, 0.0)
         # rows u P^3 - P^1 and v P^3 - P^2 for every camera and point: (N, C, 2, 4)
@@ -215,8 +164,13 @@ def _eigen_residual(G: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2] + d[3] * d[3])
 
 
-def triangulate_dlt(cameras: Sequence[Camera], points2d: np.ndarray, *, normalize: bool = True,
-                    undistort_first: bool = True, solver: str = "auto") -> np.ndarray:
+MIN_BASELINE_FRACTION = 1e-3
+"""Smallest accepted camera baseline (largest distance between two centres) as a fraction of
+the scene distance (median distance of the triangulated points from the cameras' mean centre)."""
+
+
+def triangulate_dlt(cameras: Sequence[Camera] | Rig, points2d: np.ndarray, *, normalize: bool = True,
+                    undistort_first: bool = True, solver: str = "auto", check_baseline: bool = True) -> np.ndarray:
     """Triangulate by the direct linear transform, all points at once.
 
     Args:
@@ -229,39 +183,68 @@ def triangulate_dlt(cameras: Sequence[Camera], points2d: np.ndarray, *, normaliz
         solver: "svd" (batched SVD of the (N, 2C, 4) systems), "adjugate" (smallest eigenvector
             of the 4x4 normal matrix by inverse iteration; fast, for normalised systems) or
             "auto" (adjugate when normalised, SVD otherwise).
+        check_baseline: refuse cameras whose centres (nearly) coincide: a baseline below
+            ``MIN_BASELINE_FRACTION`` of the scene distance (RANSAC's pairs skip this check).
 
     Returns:
-        (..., 3) mm; NaN where fewer than two cameras observed the point.
+        (..., 3) mm; NaN where fewer than two cameras observed the point, and where the solution
+        lies behind (or at the centre of) a camera that observed it, depth <= ``geometry.MIN_DEPTH``
+        (cheirality: no such point has those images).
+
+    Raises:
+        ValueError: fewer than two cameras, or coincident camera centres (``check_baseline``).
     """
-    cameras, points2d = _check_points2d(cameras, points2d)
+    rig, points2d = check_points2d(cameras, points2d)
+    if len(rig) < 2:
+        raise ValueError(f"cameras: expected at least two cameras to triangulate, got {len(rig)}")
     if solver not in ("auto", "svd", "adjugate"):
         raise ValueError(f"solver: expected 'auto', 'svd' or 'adjugate', got {solver!r}")
     if solver == "auto":
         solver = "adjugate" if normalize else "svd"
-    C = len(cameras)
+    C = len(rig)
     lead = points2d.shape[1:-1]
     flat = points2d.reshape(C, -1, 2)
     if normalize:
-        mean, scale = _world_normalization(cameras)
+        mean, scale = _world_normalization(rig)
         # x = scale * x' + mean:  R x + t = scale * R x' + (R mean + t); divide by scale
-        P = np.stack([np.hstack([cam.R, ((cam.R @ mean + cam.t) / scale)[:, None]]) for cam in cameras])
-        flat = np.stack([_normalised_coordinates(cam if undistort_first else Camera(cam.K, cam.R, cam.t), p)
-                         for cam, p in zip(cameras, flat)])
+        P = np.concatenate([rig.R, ((rig.R @ mean + rig.t) / scale)[:, :, None]], axis=2)
+        flat = (rig if undistort_first else rig.pinhole()).normalized(flat)
     else:
-        if undistort_first and any(cam.k1 for cam in cameras):
-            flat = undistort(cameras, flat)
-        P = np.stack([cam.projection_matrix for cam in cameras])
+        if undistort_first:
+            flat = rig.undistort(flat)
+        P = rig.K @ np.concatenate([rig.R, rig.t[:, :, None]], axis=2)
     X = _dlt_flat(P, flat, solver)
     with np.errstate(divide="ignore", invalid="ignore"):
         x = X[:, :3] / X[:, 3:]
     if normalize:
         x = scale * x + mean
-    x[_observed(flat).sum(axis=0) < 2] = np.nan
+    seen = observed_mask(flat)
+    x[seen.sum(axis=0) < 2] = np.nan
+    with np.errstate(invalid="ignore"):
+        behind = (seen & ~(rig.depths(x) > MIN_DEPTH)).any(axis=0)
+    x[behind] = np.nan
+    if check_baseline:
+        _check_baseline(rig, x)
     return x.reshape(lead + (3,))
 
 
+def _check_baseline(rig: Rig, x: np.ndarray) -> None:
+    """ValueError if the cameras' centres coincide relative to the distance of the points x (N, 3)."""
+    centres = rig.centers
+    baseline = float(np.max(np.linalg.norm(centres[:, None] - centres[None], axis=-1)))
+    sample = x[:: max(1, len(x) // 1000)]  # the scene's size needs no more than ~1000 points
+    sample = sample[np.isfinite(sample).all(axis=1)]
+    if not len(sample):
+        return
+    scene = float(np.median(np.linalg.norm(sample - centres.mean(axis=0), axis=1)))
+    if baseline < MIN_BASELINE_FRACTION * scene:
+        raise ValueError(f"cameras: the camera centres coincide (baseline {baseline:.3g} < "
+                         f"{MIN_BASELINE_FRACTION:g} x the scene distance {scene:.3g}); triangulation needs "
+                         f"cameras at different positions (identical calibrations?)")
+
+
 # reprojection -------------------------------------------------------------------------------
-def reprojection_error(cameras: Sequence[Camera], points3d: np.ndarray, points2d: np.ndarray) -> np.ndarray:
+def reprojection_error(cameras: Sequence[Camera] | Rig, points3d: np.ndarray, points2d: np.ndarray) -> np.ndarray:
     """Distance between observed and reprojected pixels.
 
     Args:
@@ -270,190 +253,18 @@ def reprojection_error(cameras: Sequence[Camera], points3d: np.ndarray, points2d
         points2d: (C, ..., 2) px (NaN = missing).
 
     Returns:
-        (C, ...) px; NaN where the observation or the point is missing.
+        (C, ...) px; NaN where the observation or the point is missing (or behind the camera).
     """
-    cameras, points2d = _check_points2d(cameras, points2d)
-    points3d = _check_points3d(points3d)
+    rig, points2d = check_points2d(cameras, points2d)
+    points3d = check_points3d(points3d)
     if points3d.shape[:-1] != points2d.shape[1:-1]:
         raise ValueError(f"points3d: expected shape {points2d.shape[1:-1] + (3,)} to match points2d "
                          f"{points2d.shape}, got {points3d.shape}")
-    projected = np.stack([cam.project(points3d) for cam in cameras])
-    return np.linalg.norm(projected - points2d, axis=-1)
-
-
-def projection_jacobian(cameras: Sequence[Camera], points3d: np.ndarray) -> np.ndarray:
-    """Jacobian of the pinhole projection (distortion ignored) at world points.
-
-    Args:
-        cameras: C cameras.
-        points3d: (..., 3) mm.
-
-    Returns:
-        (C, ..., 2, 3) px / mm: d f_c(x) / d x = (A_c[:2] - f_c(x) A_c[2]^T) / w.
-    """
-    cameras = as_camera_list(cameras)
-    points3d = _check_points3d(points3d)
-    out = []
-    for cam in cameras:
-        A, b = cam.A, cam.b
-        q = points3d @ A.T + b  # (..., 3) = (u, v, w)
-        w = q[..., 2:3]
-        f = q[..., :2] / w
-        J = (A[None, :2, :] - f.reshape(-1, 2)[:, :, None] * A[None, 2:3, :]) / w.reshape(-1, 1, 1)
-        out.append(J.reshape(points3d.shape[:-1] + (2, 3)))
-    return np.stack(out)
-
-
-def _pinhole(cameras: list[Camera], x: np.ndarray) -> np.ndarray:
-    """(C, N, 2) ideal pinhole projections of x (N, 3)."""
-    A = np.stack([cam.A for cam in cameras])
-    b = np.stack([cam.b for cam in cameras])
-    q = np.einsum("cij,nj->cni", A, x) + b[:, None, :]
-    return q[..., :2] / q[..., 2:3]
-
-
-def _robust_weights(residual: np.ndarray, loss: str, scale: float) -> np.ndarray:
-    """IRLS weights psi(r)/r for per-observation residual norms r (px)."""
-    if loss == "l2":
-        return np.ones_like(residual)
-    if loss == "huber":
-        return np.where(residual <= scale, 1.0, scale / np.maximum(residual, 1e-12))
-    if loss == "cauchy":
-        return 1.0 / (1.0 + (residual / scale) ** 2)
-    raise ValueError(f"loss: expected 'l2', 'huber' or 'cauchy', got {loss!r}")
-
-
-def refine_gauss_newton(cameras: Sequence[Camera], points2d: np.ndarray, points3d: np.ndarray, *,
-                        iterations: int = 10, loss: str = "l2", scale: float = 5.0) -> np.ndarray:
-    """Minimise the (robust) reprojection error by Gauss-Newton, all points in parallel.
-
-    Minimises ``sum_c rho(|y_c - f_c(x)|)`` with ``rho`` the squared error (``loss="l2"``),
-    Huber or Cauchy (IRLS weights, ``scale`` px). Distortion is removed from the pixels first and
-    the ideal pinhole model is fitted.
-
-    Args:
-        cameras: C cameras.
-        points2d: (C, ..., 2) px, NaN where missing.
-        points3d: (..., 3) mm starting point (e.g. from :func:`triangulate_dlt`); NaN stays NaN.
-        iterations: Gauss-Newton steps.
-        loss: "l2", "huber" or "cauchy".
-        scale: px, the robust loss's scale.
-
-    Returns:
-        (..., 3) mm refined points.
-    """
-    cameras, points2d = _check_points2d(cameras, points2d)
-    points3d = _check_points3d(points3d)
-    if points3d.shape[:-1] != points2d.shape[1:-1]:
-        raise ValueError(f"points3d: expected shape {points2d.shape[1:-1] + (3,)}, got {points3d.shape}")
-    if iterations < 0:
-        raise ValueError(f"iterations: expected >= 0, got {iterations}")
-    _robust_weights(np.zeros(1), loss, scale)  # validates loss
-    if any(cam.k1 for cam in cameras):
-        points2d = undistort(cameras, points2d)
-    C = len(cameras)
-    y = points2d.reshape(C, -1, 2)
-    x = points3d.reshape(-1, 3).copy()
-    ok = _observed(y) & np.isfinite(x).all(axis=1)[None, :]
-    y0 = np.where(ok[..., None], y, 0.0)
-    active = ok.sum(axis=0) >= 2
-    xa = x[active]
-    for _ in range(iterations):
-        f = _pinhole(cameras, xa)
-        r = np.where(ok[:, active, None], y0[:, active] - f, 0.0)  # (C, N, 2)
-        w = _robust_weights(np.linalg.norm(r, axis=-1), loss, scale) * ok[:, active]
-        J = projection_jacobian(cameras, xa)  # (C, N, 2, 3)
-        H = np.einsum("cn,cnij,cnik->njk", w, J, J)
-        g = np.einsum("cn,cnij,cni->nj", w, J, r)
-        step = np.linalg.solve(H + 1e-12 * np.eye(3), g[..., None])[..., 0]
-        xa = xa + step
-    x[active] = xa
-    x[~active] = np.nan
-    return x.reshape(points3d.shape)
-
-
-# robust triangulation ----------------------------------------------------------------------------
-def _pair_estimates(cameras: list[Camera], points2d: np.ndarray) -> tuple[list[tuple[int, int]], np.ndarray]:
-    """DLT from every camera pair: pairs and (n_pairs, N, 3) mm."""
-    C = len(cameras)
-    flat = points2d.reshape(C, -1, 2)
-    pairs = list(itertools.combinations(range(C), 2))
-    estimates = np.stack([triangulate_dlt([cameras[i], cameras[j]], flat[[i, j]], undistort_first=False)
-                          for i, j in pairs])
-    return pairs, estimates
-
-
-def triangulate_median(cameras: Sequence[Camera], points2d: np.ndarray) -> np.ndarray:
-    """Coordinate-wise median of the DLT from every pair of cameras (DLC-3D, anipose "fast").
-
-    Args:
-        cameras: C >= 2 cameras. points2d: (C, ..., 2) px, NaN where missing.
-
-    Returns:
-        (..., 3) mm; NaN where no pair of cameras observed the point.
-    """
-    cameras, points2d = _check_points2d(cameras, points2d)
-    if len(cameras) < 2:
-        raise ValueError("cameras: expected at least two cameras")
-    points2d = undistort(cameras, points2d)
-    _, estimates = _pair_estimates(cameras, points2d)
-    with warnings.catch_warnings():  # all-NaN slices (no pair saw the point) give NaN silently
-        warnings.simplefilter("ignore", RuntimeWarning)
-        median = np.nanmedian(estimates, axis=0)
-    return median.reshape(points2d.shape[1:-1] + (3,))
-
-
-def triangulate_ransac(cameras: Sequence[Camera], points2d: np.ndarray, *, threshold: float = 10.0,
-                       return_inliers: bool = False):
-    """RANSAC over camera pairs: the pair whose DLT agrees with the most cameras wins.
-
-    Every pair of cameras is tried (C is small, so the search is exhaustive); a camera is an
-    inlier when its reprojection error is below ``threshold`` px; ties go to the smaller total
-    inlier error. The point is re-triangulated by DLT from the winning pair's inliers.
-
-    Args:
-        cameras: C >= 2 cameras.
-        points2d: (C, ..., 2) px, NaN where missing.
-        threshold: px, inlier threshold on the reprojection error.
-        return_inliers: also return the (C, ...) bool inlier mask.
-
-    Returns:
-        (..., 3) mm (and the inlier mask if asked).
-    """
-    cameras, points2d = _check_points2d(cameras, points2d)
-    if len(cameras) < 2:
-        raise ValueError("cameras: expected at least two cameras")
-    if not threshold > 0:
-        raise ValueError(f"threshold: expected a positive number of pixels, got {threshold}")
-    points2d = undistort(cameras, points2d)
-    C = len(cameras)
-    flat = points2d.reshape(C, -1, 2)
-    N = flat.shape[1]
-    pairs, estimates = _pair_estimates(cameras, flat)
-    best_count = np.full(N, -1)
-    best_cost = np.full(N, np.inf)
-    best_inliers = np.zeros((C, N), bool)
-    for est in estimates:
-        proj = _pinhole(cameras, np.nan_to_num(est))
-        err = np.linalg.norm(proj - flat, axis=-1)  # (C, N), NaN if unobserved
-        inl = (err < threshold) & np.isfinite(est).all(axis=1)[None, :]
-        count = inl.sum(axis=0)
-        cost = np.where(inl, err, 0.0).sum(axis=0)
-        better = (count > best_count) | ((count == best_count) & (cost < best_cost))
-        best_count = np.where(better, count, best_count)
-        best_cost = np.where(better, cost, best_cost)
-        best_inliers[:, better] = inl[:, better]
-    masked = np.where(best_inliers[..., None], flat, np.nan)
-    x = triangulate_dlt(cameras, masked, undistort_first=False)
-    lead = points2d.shape[1:-1]
-    x = x.reshape(lead + (3,))
-    if return_inliers:
-        return x, best_inliers.reshape((C,) + lead)
-    return x
+    return np.linalg.norm(rig.project(points3d) - points2d, axis=-1)
 
 
 # noise ------------------------------------------------------------------------------------------
-def cramer_rao_bound(cameras: Sequence[Camera], points3d: np.ndarray, sigma: float,
+def cramer_rao_bound(cameras: Sequence[Camera] | Rig, points3d: np.ndarray, sigma: float,
                      observed: np.ndarray | None = None) -> np.ndarray:
     """Cramér-Rao bound on the covariance of an unbiased triangulation.
 
@@ -468,8 +279,8 @@ def cramer_rao_bound(cameras: Sequence[Camera], points3d: np.ndarray, sigma: flo
     Returns:
         (..., 3, 3) mm^2 covariance bound (NaN where fewer than two cameras observe).
     """
-    cameras = as_camera_list(cameras)
-    points3d = _check_points3d(points3d)
+    cameras = as_rig(cameras)
+    points3d = check_points3d(points3d)
     if not sigma > 0:
         raise ValueError(f"sigma: expected a positive pixel noise level, got {sigma}")
     J = projection_jacobian(cameras, points3d)

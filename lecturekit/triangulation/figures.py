@@ -11,13 +11,19 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import bayes3d
-from . import dlt as triangulation
 from ..geometry import Camera, make_camera
 from ..plotting import METHOD_COLORS, keypoint_colors
+from . import bayes3d
+from .dlt import triangulate_dlt
 
 __all__ = ["draw_projection", "draw_error_vs_cameras", "draw_random_walk_prior", "draw_outlier_probabilities",
            "draw_method_errors"]
+
+
+def _tidy(fig) -> None:
+    """tight_layout unless the figure already has a layout engine (the course style's constrained layout)."""
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
 
 
 def draw_projection(cameras: Sequence[Camera], pose: np.ndarray, edges, names, *, shift_x: float = 0.0,
@@ -71,7 +77,7 @@ def draw_projection(cameras: Sequence[Camera], pose: np.ndarray, edges, names, *
         for spine in ax.spines.values():
             spine.set_visible(True)
     fig.suptitle("One pose seen by every camera: the farther the camera, the smaller the rodent", fontsize=9)
-    fig.tight_layout()
+    _tidy(fig)
     return fig
 
 
@@ -84,12 +90,12 @@ def draw_error_vs_cameras(n_cameras: Sequence[int], rmse_dlt: Sequence[float], r
     ax.set(xlabel="number of cameras C", ylabel="3D RMSE (mm)", xticks=list(n_cameras),
            title=f"Noise only (σ = {sigma:g} px): error vs number of cameras")
     ax.legend(fontsize=8)
-    fig.tight_layout()
+    _tidy(fig)
     return fig
 
 
-def draw_random_walk_prior(cameras: Sequence[Camera], points2d: np.ndarray, truth: np.ndarray, *, log10_eta: float = 0.6,
-                           omega: float = 2.0, keypoint: int = 0, axis: int = 0):
+def draw_random_walk_prior(cameras: Sequence[Camera], points2d: np.ndarray, truth: np.ndarray, *,
+                           log10_eta: float = 0.6, omega: float = 2.0, keypoint: int = 0, axis: int = 0):
     """Model 0 with random-walk step eta = 10**log10_eta mm: its MAP track vs the DLT and the truth.
 
     Args:
@@ -100,7 +106,7 @@ def draw_random_walk_prior(cameras: Sequence[Camera], points2d: np.ndarray, trut
     y = points2d[:, :, keypoint:keypoint + 1]
     eta = 10.0 ** log10_eta
     fit = bayes3d.fit_model0(cameras, y, bayes3d.Model0Params(eta=eta, omega=omega))[:, 0]
-    dlt = triangulation.triangulate_dlt(cameras, y)[:, 0]
+    dlt = triangulate_dlt(cameras, y)[:, 0]
     true = np.asarray(truth)[:, keypoint]
     t = np.arange(len(true))
     fig, (ax, ax_err) = plt.subplots(1, 2, figsize=(8.5, 3.0), gridspec_kw={"width_ratios": [1.4, 1]})
@@ -116,7 +122,7 @@ def draw_random_walk_prior(cameras: Sequence[Camera], points2d: np.ndarray, trut
                 label=f"Model 0 (MPE {np.nanmean(err_fit):.2f} mm)")
     ax_err.set(xlabel="frame t", ylabel="3D error (mm)", yscale="log", title="Error per frame")
     ax_err.legend(fontsize=7)
-    fig.tight_layout()
+    _tidy(fig)
     return fig
 
 
@@ -167,7 +173,7 @@ def draw_outlier_probabilities(points2d: np.ndarray, outlier_prob: np.ndarray, r
     ax.set(xlim=xlim, ylim=ylim, aspect="equal", xlabel="u (px)", ylabel="v (px)",
            title=f"Model 1, camera {camera}, frame {frame}: detections coloured by P(outlier)")
     ax.title.set_fontsize(8)
-    fig.tight_layout()
+    _tidy(fig)
     return fig
 
 
@@ -183,5 +189,5 @@ def draw_method_errors(names: Sequence[str], per_keypoint: dict):
     ax.set_xticks(np.arange(K) + 0.4 - width / 2, names, rotation=45, ha="right", fontsize=7)
     ax.set(ylabel="MPE (mm)", yscale="log", title="Per-keypoint error of each method (log scale)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
+    _tidy(fig)
     return fig

@@ -198,15 +198,24 @@ def test_render_projection_matches_homogeneous_oracle():
     np.testing.assert_allclose(half.keypoints2d, (r.keypoints2d[:1, :1] + 0.5) / 2 - 0.5, atol=1e-9)
 
 
-def test_pixel_rays_of_a_distorted_camera_reproject_to_their_pixels():
-    from lecturekit.synth.render import _pixel_rays
-
+@pytest.mark.parametrize("k1", ["rig", -0.2, 0.5])
+def test_pixel_rays_of_a_distorted_camera_reproject_to_their_pixels(k1):
+    """The renderer's rays are the Rig's: every pixel centre's ray projects back onto it."""
     cam = next(c for c in synth.default_rig() if c.k1 != 0)
-    small = make_camera(cam.center, [0.0, 0.0, 30.0], 200.0, (160, 120), k1=cam.k1)
-    rays = _pixel_rays(small)
-    uv = small.project(small.center + 700.0 * rays)          # Camera.project applies k1
+    k1 = cam.k1 if k1 == "rig" else k1
+    # focal 100 px on 160 x 120: normalised radius up to 1.0 in the corners (the old fixed point diverged)
+    small = make_camera(cam.center, [0.0, 0.0, 30.0], 100.0, (160, 120), k1=k1)
+    rays = small.rig.pixel_rays(0)                             # (H, W, 3)
+    assert rays.shape == (120, 160, 3)
     u, v = np.meshgrid(np.arange(160.0), np.arange(120.0))
-    np.testing.assert_allclose(uv, np.stack([u.ravel(), v.ravel()], axis=-1), atol=1e-6)
+    r_d = np.hypot(u - 79.5, v - 59.5) / 100.0
+    # beyond the turning point of r_u (1 + k1 r_u^2) (k1 < 0) no ray reaches the pixel: NaN
+    seen = r_d <= (2 / 3) * np.sqrt(-1 / (3 * k1)) if k1 < 0 else np.ones_like(r_d, bool)
+    assert (~seen).any() == (k1 == -0.2)        # the corners of the k1 = -0.2 camera have no ray
+    np.testing.assert_array_equal(np.isnan(rays).any(axis=-1), ~seen)
+    np.testing.assert_allclose(np.linalg.norm(rays[seen], axis=-1), 1.0, atol=1e-12)
+    uv = small.project(small.center + 700.0 * rays[seen])    # Camera.project applies k1
+    np.testing.assert_allclose(uv, np.stack([u[seen], v[seen]], axis=-1), atol=1e-6)
 
 
 def test_keypoints_land_on_the_rendered_body():

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from scipy.optimize import least_squares, minimize
 
+from lecturekit import formats, geometry, metrics
+from lecturekit import triangulation as tri
 from lecturekit.triangulation import bayes3d
-from lecturekit import formats, geometry, metrics, triangulation as tri
 
 
 def ring_rig(C=5, radius=800.0, height=400.0, k1=0.0):
@@ -83,11 +84,15 @@ def test_unnormalised_dlt_fails_in_mm_with_the_origin_between_the_cameras():
     normed = tri.triangulate_dlt(cams, y)
     raw = tri.triangulate_dlt(cams, y, normalize=False)
     err_norm = np.median(np.linalg.norm(normed - x, axis=-1))
-    err_raw_p99 = np.percentile(np.linalg.norm(raw - x, axis=-1), 99)
-    err_norm_p99 = np.percentile(np.linalg.norm(normed - x, axis=-1), 99)
+    # a solution behind a camera that saw it is refused (NaN, cheirality): count it as lost
+    lost_raw = np.nan_to_num(np.linalg.norm(raw - x, axis=-1), nan=np.inf)
+    lost_norm = np.nan_to_num(np.linalg.norm(normed - x, axis=-1), nan=np.inf)
+    err_raw_p99, err_norm_p99 = (np.percentile(e, 99, method="higher") for e in (lost_raw, lost_norm))
     print(f"median error normalised {err_norm:.1f} mm; 99th percentile normalised {err_norm_p99:.0f} mm, "
-          f"unnormalised {err_raw_p99:.0f} mm")
+          f"unnormalised {err_raw_p99:.0f} mm; off by > 400 mm or refused: normalised "
+          f"{np.mean(lost_norm > 400):.3f}, unnormalised {np.mean(lost_raw > 400):.3f}")
     assert err_raw_p99 > 5 * err_norm_p99  # ... but with outliers it runs off towards infinity
+    assert np.mean(lost_raw > 400) > 5 * np.mean(lost_norm > 400)
 
 
 def test_reprojection_error_and_projection_jacobian_against_finite_differences():
@@ -180,6 +185,49 @@ def test_triangulation_inputs_are_validated():
         tri.cramer_rao_bound(cams, np.zeros(3), 0.0)
     with pytest.raises(ValueError, match="threshold"):
         tri.triangulate_ransac(cams, np.zeros((3, 5, 2)), threshold=-1)
+
+
+# bad geometry is refused, with one message naming the argument -------------------------------------
+def test_dlt_needs_two_cameras():
+    cams = ring_rig(C=3)
+    y = geometry.project(cams, random_points((5,)))
+    with pytest.raises(ValueError, match="cameras: expected at least two cameras to triangulate, got 1"):
+        tri.triangulate_dlt(cams[:1], y[:1])
+
+
+def test_coincident_camera_centres_are_refused():
+    cam = ring_rig(C=3)[0]
+    twin = geometry.make_camera(cam.center + [0.1, 0.0, 0.0], [30.0, 0.0, 50.0], 900.0, name="twin")  # 0.1 mm away
+    x = random_points((20,))
+    y = geometry.project([cam, twin], x)
+    with pytest.raises(ValueError, match=r"cameras: the camera centres coincide \(baseline 0.1 < 0.001 x the scene"):
+        tri.triangulate_dlt([cam, twin], y)
+    # a baseline of 10% of the scene distance is fine (and exact on noise-free data)
+    far = geometry.make_camera(cam.center + [0.0, 80.0, 0.0], [0.0, 0.0, 50.0], 900.0, name="far")
+    np.testing.assert_allclose(tri.triangulate_dlt([cam, far], geometry.project([cam, far], x)), x, atol=1e-6)
+
+
+def test_solutions_behind_a_camera_are_rejected_and_never_inliers():
+    """Cheirality: three cameras looking at the origin; c1_away sits where c1 is but looks away,
+    and is given the image that the point would have if a camera could see behind itself."""
+    c0 = geometry.make_camera([-800, 0, 0], [0, 0, 0], 800.0, name="c0")
+    c1 = geometry.make_camera([0, -800, 0], [0, 0, 0], 800.0, name="c1")
+    c2 = geometry.make_camera([0, 0, 800], [0, 0, 0], 800.0, name="c2", up=(0, 1, 0))
+    x = np.array([[30.0, -20.0, 10.0]])
+    y = geometry.project([c0, c1, c2], x)
+    assert np.isfinite(y).all()
+    c1_away = geometry.make_camera([0, -800, 0], [0, -1600, 0], 800.0, name="c1_away")
+    assert np.isnan(c1_away.project(x)).all()  # the point is behind c1_away
+    y_away = y.copy()
+    y_away[1] = c1_away.K[:2, 2] + (y[1] - c1.K[:2, 2]) * [-1, 1]  # the image a point behind would give
+    # the lines through the two observations meet at x, which is behind c1_away: refused
+    assert np.isnan(tri.triangulate_dlt([c0, c1_away], y_away[:2])).all()
+    np.testing.assert_allclose(tri.triangulate_dlt([c0, c1], y[:2]), x, atol=1e-6)
+    # RANSAC: a pair whose solution lies behind one of its cameras never wins, and a camera
+    # behind which the point lies is never an inlier
+    est, inliers = tri.triangulate_ransac([c0, c1_away, c2], y_away[[0, 1, 2]], return_inliers=True)
+    np.testing.assert_allclose(est, x, atol=1e-6)
+    assert inliers[:, 0].tolist() == [True, False, True]
 
 
 # Model 0 and Model 1 --------------------------------------------------------------------------------
@@ -287,7 +335,8 @@ def test_dlt_agrees_with_sleap_anipose_points3d(shared_data):
     session = shared_data / "sleap-anipose-minimal"
     if not session.is_dir():
         pytest.skip(f"{session} not found")
-    cams = formats.read_anipose_toml(session / "calibration.toml")
+    with pytest.warns(UserWarning, match="cameras 'side' and 'top' have identical calibrations"):
+        cams = formats.read_anipose_toml(session / "calibration.toml")
     assert [c.name for c in cams] == ["back", "mid", "side", "top"]
     tracks = []
     for cam in cams:
