@@ -43,9 +43,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 import numpy as np  # noqa: E402
 
-from lecturekit.triangulation import bayes3d
 from lecturekit import datasets, metrics, synth, triangulation  # noqa: E402
 from lecturekit.gimbal import GimbalSampler, diagnostics, fit_gimbal, fit_observation_model  # noqa: E402
+from lecturekit.triangulation import bayes3d  # noqa: E402
 
 ANIPOSE_PYTHON = ROOT / "bench" / ".venv-anipose" / "bin" / "python"
 _ANIPOSE_SCRIPT = r"""
@@ -100,7 +100,8 @@ def run_anipose(subsets: dict) -> tuple[dict | None, str]:
         if proc.returncode != 0:
             return None, f"aniposelib column skipped: it failed ({proc.stderr.strip().splitlines()[-1:]})"
         with np.load(dst) as data:
-            return {k: data[k] for k in data.files}, f"aniposelib triangulate_optim: {time.perf_counter() - start:.0f} s"
+            seconds = time.perf_counter() - start
+            return {k: data[k] for k in data.files}, f"aniposelib triangulate_optim: {seconds:.0f} s"
 
 
 def sweeps_only(args) -> None:
@@ -126,7 +127,8 @@ def sweeps_only(args) -> None:
              f"{os.getloadavg()[0]:.1f} (shared machine)",
              f"data: multiview, {args.frames} frames x {skeleton.K} keypoints x {len(cameras)} cameras, 20% outliers; "
              f"{args.repeats} runs of {args.sweeps} sweeps",
-             f"sweeps per second: median {np.median(wall):.1f} wall-clock (runs {', '.join(f'{v:.1f}' for v in wall)}); "
+             f"sweeps per second: median {np.median(wall):.1f} wall-clock "
+             f"(runs {', '.join(f'{v:.1f}' for v in wall)}); "
              f"median {np.median(cpu):.1f} per CPU-second (runs {', '.join(f'{v:.1f}' for v in cpu)}); goal >= 20"]
     text = "\n".join(lines)
     print(text)
@@ -211,9 +213,11 @@ def main(argv=None):
     lines = [f"# GIMBAL benchmark {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}",
              f"machine: {platform.node() or 'vm'} {platform.machine()} {os.cpu_count()} CPUs, {platform.platform()}; "
              f"load average at the end {os.getloadavg()[0]:.1f} (shared machine)",
-             f"data: multiview, {T} frames x {skeleton.K} keypoints x {len(cameras)} cameras; GIMBAL {args.sweeps} sweeps "
+             f"data: multiview, {T} frames x {skeleton.K} keypoints x {len(cameras)} cameras; "
+             f"GIMBAL {args.sweeps} sweeps "
              f"({args.burn_in} burn-in), S = 4 states, 1 chain",
-             "realised outlier + swap fraction: " + ", ".join(f"{results[k]['realised_outlier_fraction']:.3f}" for k in keys),
+             "realised outlier + swap fraction: "
+             + ", ".join(f"{results[k]['realised_outlier_fraction']:.3f}" for k in keys),
              f"## MPE (mm) raw / RPA, all {T} frames",
              f"{'method':<30}" + "".join(f"{k + ' raw':>10}{'RPA':>7}" for k in keys)]
     methods = ["DLT", "median of pairs", "RANSAC", "Model 1", "GIMBAL"]
@@ -224,8 +228,10 @@ def main(argv=None):
         lines.append(f"{m:<30}" + "".join(f"{results[k][m]['raw_subset']:>10.2f}{results[k][m]['rpa_subset']:>7.2f}"
                                           for k in keys))
     lines.append(note)
-    lines.append("GIMBAL 90% interval coverage: " + ", ".join(f"{k} {results[k]['GIMBAL']['coverage90']:.3f}" for k in keys))
-    lines.append("GIMBAL position-move acceptance: " + ", ".join(f"{k} {results[k]['GIMBAL']['accept_rate']:.2f}" for k in keys))
+    lines.append("GIMBAL 90% interval coverage: "
+                 + ", ".join(f"{k} {results[k]['GIMBAL']['coverage90']:.3f}" for k in keys))
+    lines.append("GIMBAL position-move acceptance: "
+                 + ", ".join(f"{k} {results[k]['GIMBAL']['accept_rate']:.2f}" for k in keys))
     lines.append(f"Gibbs sweeps per second at {T} frames: " + ", ".join(f"{s:.1f}" for s in speed)
                  + f" wall-clock; {', '.join(f'{s:.1f}' for s in cpu_speed)} per CPU-second of this process "
                  f"(goal >= 20 on an idle 2-core machine)")

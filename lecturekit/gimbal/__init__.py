@@ -5,11 +5,10 @@ generative sampling, fitting the prior), ``sampler`` (the Gibbs sampler with an 
 and submodel switches), ``diagnostics`` (R-hat, ESS, interval coverage).
 """
 
-from . import diagnostics, hmm, model, sampler, vmf
+from . import comparison, diagnostics, hmm, model, sampler, vmf
 from .model import GimbalParams, fit_gimbal, fit_observation_model, sample_gimbal, uniform_direction_params
-from .sampler import GibbsState, GimbalSampler, initial_positions, run_chains
-from . import comparison
+from .sampler import GibbsState, GimbalSampler, run_chains
 
 __all__ = ["vmf", "hmm", "model", "sampler", "diagnostics", "GimbalParams", "fit_gimbal", "fit_observation_model",
-           "sample_gimbal", "uniform_direction_params", "GibbsState", "GimbalSampler", "initial_positions", "run_chains",
+           "sample_gimbal", "uniform_direction_params", "GibbsState", "GimbalSampler", "run_chains",
            "comparison"]

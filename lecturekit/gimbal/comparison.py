@@ -12,17 +12,18 @@ from __future__ import annotations
 import numpy as np
 
 from .model import GimbalParams, uniform_direction_params
-from .sampler import initial_positions, run_chains
+from .sampler import run_chains
 
 __all__ = ["mpe_pair", "gimbal_variants", "compare_methods"]
 
 
-def mpe_pair(pred, truth) -> tuple[float, float]:
-    """(MPE raw, MPE after per-frame rigid Procrustes) in mm; pred, truth: (T, K, 3)."""
+def mpe_pair(pred, truth, missing: str = "raise") -> tuple[float, float]:
+    """(MPE raw, MPE after per-frame rigid Procrustes) in mm; pred, truth: (T, K, 3).
+    missing: "raise" or "exclude" for NaN predictions (see metrics.mpe)."""
     from ..metrics import mpe
 
     pred = np.asarray(pred, dtype=float)
-    return mpe(pred, truth), mpe(pred, truth, procrustes=True)
+    return mpe(pred, truth, missing=missing), mpe(pred, truth, procrustes=True, missing=missing)
 
 
 def gimbal_variants(params: GimbalParams, params_one_state: GimbalParams, params_no_heading: GimbalParams):
@@ -42,16 +43,20 @@ def compare_methods(cameras, observations, truth, params, params_one_state, para
                     include_models01: bool = True, ransac_threshold: float = 15.0):
     """MPE table: observations (C, T, K, 2) px, truth (T, K, 3) mm.
 
+    The triangulation baselines (DLT, median of pairs, RANSAC) are scored on the points they
+    triangulate (NaN where fewer than two cameras saw a keypoint is excluded); Models 0/1 and
+    the sampled models predict every point.
+
     Returns (rows: dict name -> (raw, RPA) mm, posterior: dict name -> positions samples
     (N, T, K, 3) of the sampled models)."""
     from .. import triangulation
 
     rows, posterior = {}, {}
     dlt = triangulation.triangulate_dlt(cameras, observations)
-    rows["DLT"] = mpe_pair(dlt, truth)
-    rows["median of pairs"] = mpe_pair(triangulation.triangulate_median(cameras, observations), truth)
-    ransac = initial_positions(cameras, observations, "ransac", ransac_threshold)
-    rows["RANSAC"] = mpe_pair(ransac, truth)
+    rows["DLT"] = mpe_pair(dlt, truth, "exclude")
+    rows["median of pairs"] = mpe_pair(triangulation.triangulate_median(cameras, observations), truth, "exclude")
+    ransac = triangulation.initial_positions(cameras, observations, "ransac", threshold=ransac_threshold, fill=False)
+    rows["RANSAC"] = mpe_pair(ransac, truth, "exclude")
     if include_models01:
         from ..triangulation import bayes3d
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .vmf import sample_vmf
 from ..plotting import keypoint_colors
+from .vmf import sample_vmf
 
 __all__ = ["draw_vmf_samples", "plot_bone_length_histograms", "plot_traces", "plot_credible_intervals",
            "draw_posterior_frame", "plot_state_behaviour", "plot_state_poses"]

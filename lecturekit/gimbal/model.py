@@ -30,10 +30,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.linalg import cholesky_banded, solve_banded, cho_solve_banded
+from scipy.linalg import cho_solve_banded, cholesky_banded, solve_banded
 
-from .vmf import sample_vmf, vmf_kappa_from_resultant, vmf_log_normalizer
 from .hmm import count_transitions
+from .vmf import sample_vmf, vmf_kappa_from_resultant, vmf_log_normalizer
 
 __all__ = ["GimbalParams", "heading_rotation", "rotate_about_z", "bone_directions", "root_index",
            "tree_depths", "sample_gimbal", "position_prior_precision", "fit_vmf_mixture", "fit_gimbal",
@@ -268,7 +268,7 @@ def sample_gimbal(params: GimbalParams, n_frames: int, cameras, rng: np.random.G
     directions (T, K, 3), positions (T, K, 3) mm, outliers (C, T, K) bool, observations
     (C, T, K, 2) px (outliers drawn from the broad Gaussian around the projection).
     """
-    from ..geometry import project
+    from ..geometry import as_rig
 
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng: expected a numpy.random.Generator")
@@ -289,7 +289,7 @@ def sample_gimbal(params: GimbalParams, n_frames: int, cameras, rng: np.random.G
     C = len(cameras)
     beta = np.broadcast_to(params.outlier_prob, (C, K))
     z = rng.random((C, T, K)) < beta[:, None, :]
-    clean = project(cameras, x)
+    clean = as_rig(cameras).project(x)
     std = np.where(z, params.outlier_std, params.obs_std)[..., None]
     y = clean + std * rng.standard_normal(clean.shape)
     return {"states": states, "heading": heading, "directions": u, "positions": x, "outliers": z,
@@ -305,7 +305,8 @@ def fit_vmf_mixture(directions, n_states: int, rng: np.random.Generator, *, n_it
     u_{t,k} ~ vMF(nu_{s,k}, kappa_{s,k}) independently over k.
 
     directions: (T, K, 3) unit vectors (rows with NaN ignored per keypoint; keypoints with
-    weights 0 ignored); n_init restarts, the best likelihood kept. Returns (weights (S,), nu (S, K, 3), kappa (S, K), responsibilities (T, S),
+    weights 0 ignored); n_init restarts, the best likelihood kept. Returns (weights (S,), nu (S, K, 3),
+    kappa (S, K), responsibilities (T, S),
     log-likelihood trace list).
     """
     u = np.asarray(directions, dtype=float)

@@ -78,7 +78,8 @@ def distance_prior_logpdf(d, rho, sigma) -> np.ndarray:
     """log p_a(d) for offsets d (..., 3) mm: log N(|d|; rho, sigma^2) - log(4 pi Z_a), normalised on R^3."""
     rho, sigma = _check(rho, sigma)
     r = np.linalg.norm(_offsets(d), axis=-1)
-    return -0.5 * ((r - rho) / sigma) ** 2 - np.log(sigma * np.sqrt(2 * np.pi)) - _log_za(rho, sigma) - np.log(4 * np.pi)
+    log_gauss = -0.5 * ((r - rho) / sigma) ** 2 - np.log(sigma * np.sqrt(2 * np.pi))
+    return log_gauss - _log_za(rho, sigma) - np.log(4 * np.pi)
 
 
 def uniform_direction_logpdf(d, rho, sigma) -> np.ndarray:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["vmf_log_normalizer", "vmf_logpdf", "vmf_mean_resultant", "vmf_kappa_from_resultant",
+__all__ = ["vmf_log_normalizer", "sample_vmf_unchecked", "vmf_logpdf", "vmf_mean_resultant", "vmf_kappa_from_resultant",
            "sample_vmf", "vmf_posterior", "natural_to_mean"]
 
 _LOG_4PI = float(np.log(4 * np.pi))
@@ -95,18 +95,6 @@ def vmf_kappa_from_resultant(rbar, iterations: int = 20) -> np.ndarray:
     return kappa
 
 
-def _householder_rotate(mu: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Rotate vectors v (..., 3) given about e3 so that e3 maps to mu (..., 3)."""
-    e3 = np.array([0.0, 0.0, 1.0])
-    w = e3 - mu
-    norm2 = np.sum(w * w, axis=-1, keepdims=True)
-    safe = norm2 > 1e-20
-    w = np.where(safe, w, 0.0)
-    norm2 = np.where(safe, norm2, 1.0)
-    reflected = v - 2.0 * w * np.sum(w * v, axis=-1, keepdims=True) / norm2  # H v, H e3 = mu
-    return reflected
-
-
 def sample_vmf(mu, kappa, rng: np.random.Generator, size=None) -> np.ndarray:
     """Draw unit vectors from vMF(mu, kappa) on S^2 (Wood's algorithm, exact on S^2).
 
@@ -119,12 +107,15 @@ def sample_vmf(mu, kappa, rng: np.random.Generator, size=None) -> np.ndarray:
         raise TypeError("rng: expected a numpy.random.Generator")
     batch = np.broadcast_shapes(mu.shape[:-1], kappa.shape)
     shape = (tuple(np.atleast_1d(size)) if size is not None else ()) + batch
-    return _sample_vmf_trusted(np.broadcast_to(mu, shape + (3,)), np.broadcast_to(kappa, shape), rng)
+    return sample_vmf_unchecked(np.broadcast_to(mu, shape + (3,)), np.broadcast_to(kappa, shape), rng)
 
 
-def _sample_vmf_trusted(mu: np.ndarray, kappa: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """:func:`sample_vmf` without input checks, for the Gibbs sampler's hot loop: mu (..., 3)
-    unit, kappa (...,) >= 0 of the same batch shape. Same random stream as sample_vmf."""
+def sample_vmf_unchecked(mu: np.ndarray, kappa: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """:func:`sample_vmf` WITHOUT input validation, for the Gibbs sampler's hot loop.
+
+    mu: (..., 3) unit mean directions; kappa: (...,) >= 0, the same batch shape (no
+    broadcasting, no checks: bad input gives wrong draws, not an error). Returns (..., 3);
+    same random stream as sample_vmf."""
     shape = kappa.shape
     U = rng.random(shape)
     small = kappa < 1e-8
