@@ -77,8 +77,14 @@ def _cmd_collect(args) -> int:
     placed = [c for c in collected if c.dest]
     for c in collected:
         where = f"-> {c.dest}" if c.dest else ""
-        print(f"{c.source} {where}" + (f"  ({c.note})" if c.note else ""))
-    print(f"collected {len(placed)} submission(s), skipped {len(collected) - len(placed)} file(s)")
+        status = f" [{c.status}]" if getattr(c, "status", "collected") != "collected" else ""
+        print(f"{c.source}{status} {where}" + (f"  ({c.note})" if c.note else ""))
+    unmatched = [c for c in collected if getattr(c, "status", "") == "unmatched"]
+    print(f"collected {len(placed)} submission(s), skipped {len(collected) - len(placed) - len(unmatched)} file(s)")
+    if unmatched:
+        print(f"WARNING: {len(unmatched)} notebook(s) NOT matched to a student/part (rename them and collect again; "
+              f"they are listed in grades.csv as 'unmatched'): " + ", ".join(c.source for c in unmatched))
+        return 1
     return 0
 
 
@@ -91,12 +97,19 @@ def _cmd_grade(args) -> int:
     results = grading.grade(Path(args.course), args.part, workers=args.workers, cell_timeout=args.timeout,
                             submission_timeout=args.submission_timeout, force=args.force,
                             students=args.student or None, memory_limit_mb=args.memory_limit_mb,
-                            progress=show)
+                            require_sandbox=args.require_sandbox, progress=show)
     now = sum(r.graded_now for r in results)
     print(f"{args.part}: graded {now} submission(s) now, {len(results) - now} unchanged since last time")
     for r in results:
         print(f"{r.student:>20}  {r.score:6g} / {r.max_score:<6g} {r.status}")
     print(f"grades: grading/{args.part}/grades.csv   feedback: feedback/<student>/{args.part}/")
+    exposed = [r.student for r in results if r.graded_now and grading.NOT_ISOLATED in r.reason]
+    if exposed:
+        print(f"WARNING: {len(exposed)} submission(s) graded NOT ISOLATED (no bwrap sandbox): student code ran "
+              "with your files in reach; see docs/INSTRUCTORS.md")
+    flagged = [r.student for r in results if r.integrity]
+    if flagged:
+        print(f"integrity findings for {len(flagged)} submission(s) (column 'integrity'): {', '.join(flagged)}")
     return 0
 
 
@@ -151,7 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--submission-timeout", type=float, default=None,
                    help="wall-clock limit of one student's whole run, seconds (default 20 cell timeouts + 120)")
     p.add_argument("--memory-limit-mb", type=int, default=None,
-                   help="address-space limit of each grading process and its kernel (default: none)")
+                   help="resident-memory limit of each student's kernel in MB; past it the row gets status "
+                        "'memory' (default: min(4096, 60%% of RAM / workers); 0: no limit)")
+    p.add_argument("--require-sandbox", action="store_true",
+                   help="refuse to grade when the bwrap sandbox is unavailable (default: grade, marked 'not isolated')")
     p.add_argument("--force", action="store_true", help="re-grade submissions that did not change")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
     p.set_defaults(func=_cmd_grade)

@@ -10,8 +10,12 @@ scores. This module adds what a class needs around it:
   Canvas-style ``alice_late_123_456_<part>-1.ipynb``) into nbgrader's
   ``submitted/<student>/<part>/<part>.ipynb`` layout.
 * :func:`grade` autogrades every new or changed submission of a part, ``workers`` at a time.
-  Each student is graded in **its own process against its own temporary course folder and a
-  snapshot of the gradebook**; the parent alone writes the shared ``gradebook.db``, one student
+  Each student is graded in **its own process against its own temporary course folder** (the
+  part's released non-notebook files, no solution notebook) **and a gradebook copy holding only
+  this part and no student**. The student's kernel runs in the bwrap sandbox of
+  :mod:`lecturekit.course.sandbox` (its own folder, read-only environment, no network, no other
+  process) under a resident-memory cap (status ``memory``). The parent alone writes the shared
+  ``gradebook.db``, one student
   per SQLite transaction, copying only the automatic fields (``auto_score``, ``auto_comment``,
   ``needs_manual_grade``) so manual grades entered in the formgrader survive. A worker that
   crashes or hangs therefore cannot touch the shared gradebook; its student gets 0 and a reason.
@@ -44,7 +48,14 @@ from pathlib import Path
 import nbformat
 
 from .release import course_config, course_root, ensure_environment_on_path, list_parts, nbgrader_api
-from .submissions import Collected, collect, diagnose_submission, parse_submission_name, submitted_students
+from .submissions import (
+    Collected,
+    collect,
+    diagnose_submission,
+    parse_submission_name,
+    submitted_students,
+    unmatched_submissions,
+)
 from .submissions import digest as _digest
 from .submissions import write_json_atomic as _write_json_atomic
 
@@ -63,10 +74,15 @@ __all__ = [
     "feedback",
     "STATUSES",
     "ensure_nbgrader_tools_on_path",
+    "default_memory_limit_mb",
+    "drop_links",
+    "NOT_ISOLATED",
 ]
 
 #: Every status a row of grades.csv can have.
-STATUSES = ("graded", "timeout", "crashed", "unreadable", "wrong_part", "failed")
+STATUSES = ("graded", "timeout", "memory", "crashed", "unreadable", "wrong_part", "failed", "unmatched")
+#: Appended to the reason of every row graded without the bwrap sandbox.
+NOT_ISOLATED = "not isolated"
 _TRUNCATED = "... output truncated by lecturekit grading"
 _STATUS_FILE = "status.json"
 
@@ -119,17 +135,13 @@ def _worker_main(job_file: str) -> int:
     head = job["alembic_head"]
     nbgrader.api.get_alembic_version = lambda: head
     os.environ["LECTUREKIT_CELL_TIMEOUT"] = str(job["cell_timeout"])
-    if job.get("memory_limit_bytes"):
-        import resource
-
-        limit = int(job["memory_limit_bytes"])
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     work = Path(job["work"])
     extra = {
-        "Execute": {"timeout": job["cell_timeout"]},
+        "Execute": {"timeout": job["cell_timeout"], "kernel_name": "python3"},
+        "IntegrityExecute": {"timeout": job["cell_timeout"]},
         "ExecutePreprocessor": {"timeout": job["cell_timeout"]},
         "Autograde": {"autograde_preprocessors": [
-            "nbgrader.preprocessors.Execute", "nbgrader.preprocessors.IgnorePattern",
+            "lecturekit.course.grading.ExecuteTracked", "nbgrader.preprocessors.IgnorePattern",
             "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
             "lecturekit.course.grading.LimitOutputSize", "nbgrader.preprocessors.SaveAutoGrades",
             "nbgrader.preprocessors.AssignLatePenalties", "nbgrader.preprocessors.CheckCellMetadata"]},
@@ -141,15 +153,105 @@ def _worker_main(job_file: str) -> int:
         "nbgrader.preprocessors.ClearOutput", "nbgrader.preprocessors.DeduplicateIds",
         "lecturekit.course.grading.DropEmptyNbgraderMetadata", "nbgrader.preprocessors.OverwriteKernelspec",
         "nbgrader.preprocessors.OverwriteCells", "nbgrader.preprocessors.CheckCellMetadata"]
+    if job.get("sandbox"):
+        extra.update(_sandboxed_kernel(work))
     api = _api(work, f"sqlite:///{work / 'gradebook.db'}", extra)
+    stop = None
+    if job.get("memory_limit_bytes"):
+        import threading
+
+        stop = threading.Event()
+        threading.Thread(target=_watch_memory, args=(int(job["memory_limit_bytes"]), Path(job["memory_flag"]), stop),
+                         daemon=True).start()
     start = time.perf_counter()
-    result = {"autograde": api.autograde(job["part"], job["student"], force=True, create=True)}
+    try:
+        result = {"autograde": api.autograde(job["part"], job["student"], force=True, create=True)}
+    finally:
+        if stop is not None:
+            stop.set()
     result["seconds"] = {"autograde": time.perf_counter() - start}
+    result["last_cell"] = RUNNING.get("cell", "")
+    autograded = work / "autograded" / job["student"] / job["part"]
+    drop_links(autograded)  # written by student code: never follow its links outside the sandbox
     if result["autograde"].get("success"):
         result["feedback"] = api.generate_feedback(job["part"], job["student"], force=True)
         result["seconds"]["feedback"] = time.perf_counter() - start - result["seconds"]["autograde"]
     Path(job["result"]).write_text(json.dumps(result))
     return 0
+
+
+#: The cell the kernel is running now (set by ExecuteTracked, read by the memory watchdog).
+RUNNING: dict[str, str] = {}
+
+
+def _cell_name(cell, index: int) -> str:
+    return cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index}"
+
+
+def _sandboxed_kernel(work: Path) -> dict:
+    """Config that starts nbgrader's kernel inside bwrap, talking over IPC sockets in ``work/kernel``.
+
+    The kernel spec ``python3`` is replaced (``JUPYTER_PATH`` comes first) by one whose argv runs
+    ``python -m lecturekit.course.sandbox``; the connection file and the sockets are in a folder that
+    holds nothing else and is bound read-write into the sandbox.
+    """
+    from .sandbox import write_kernelspec
+
+    runtime = work / "kernel"
+    runtime.mkdir(exist_ok=True)
+    spec = work / "sandbox.json"
+    spec.write_text(json.dumps({"writable": [str(runtime)]}))
+    write_kernelspec(work / "jupyter", spec)
+    search = [str(work / "jupyter"), *filter(None, [os.environ.get("JUPYTER_PATH")])]
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(search)
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(runtime)
+    return {"KernelManager": {"transport": "ipc", "ip": str(runtime / "k"),
+                              "connection_file": str(runtime / "kernel.json")}}
+
+
+def _watch_memory(limit: int, flag: Path, stop) -> None:
+    """Kill the kernel (every process below this one) once their resident memory passes ``limit`` bytes.
+
+    Resident, not virtual: PyTorch's CUDA build reserves gigabytes of address space it never
+    touches. Writes ``flag`` (JSON: bytes seen, limit, cell) before killing.
+    """
+    import psutil
+
+    me = psutil.Process()
+    while not stop.wait(0.05):
+        procs = me.children(recursive=True)
+        total = 0
+        for proc in procs:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                pass
+        if total > limit:
+            flag.write_text(json.dumps({"rss": total, "limit": limit, "cell": RUNNING.get("cell", "")}))
+            for proc in procs:
+                try:
+                    proc.kill()
+                except psutil.Error:
+                    pass
+
+
+def drop_links(folder: Path) -> list[str]:
+    """Remove symbolic links and special files (FIFOs, sockets) under ``folder``; return their paths.
+
+    Student code may leave a link to the gradebook in its folder; copying that folder later
+    would follow it.
+    """
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            if path.is_symlink() or not (path.is_dir() or path.is_file()):
+                path.unlink()
+                removed.append(str(path))
+        dirnames[:] = [d for d in dirnames if (Path(dirpath) / d).is_dir() and not (Path(dirpath) / d).is_symlink()]
+    return removed
 
 
 def _preprocessor_classes() -> dict:
@@ -178,6 +280,15 @@ def _preprocessor_classes() -> dict:
                         data[mime] = text[: self.max_chars] + f"\n{_TRUNCATED} ({len(text)} characters)\n"
             return cell, resources
 
+    from .integrity import IntegrityExecute
+
+    class ExecuteTracked(IntegrityExecute):
+        """nbgrader's Execute with lecturekit's integrity guard, recording which cell runs (for reasons)."""
+
+        def preprocess_cell(self, cell, resources, index):
+            RUNNING["cell"] = _cell_name(cell, index)
+            return super().preprocess_cell(cell, resources, index)
+
     class DropEmptyNbgraderMetadata(NbGraderPreprocessor):
         """Remove the empty ``nbgrader`` metadata DeduplicateIds leaves on a duplicated cell."""
 
@@ -186,11 +297,12 @@ def _preprocessor_classes() -> dict:
                 del cell.metadata["nbgrader"]
             return cell, resources
 
-    return {"LimitOutputSize": LimitOutputSize, "DropEmptyNbgraderMetadata": DropEmptyNbgraderMetadata}
+    return {"LimitOutputSize": LimitOutputSize, "DropEmptyNbgraderMetadata": DropEmptyNbgraderMetadata,
+            "ExecuteTracked": ExecuteTracked}
 
 
 def __getattr__(name):  # the preprocessor classes are built on first use
-    if name in ("LimitOutputSize", "DropEmptyNbgraderMetadata"):
+    if name in ("LimitOutputSize", "DropEmptyNbgraderMetadata", "ExecuteTracked"):
         globals().update(_preprocessor_classes())
         return globals()[name]
     raise AttributeError(name)
@@ -210,6 +322,7 @@ class SubmissionResult:
     points: dict[str, float] = field(default_factory=dict)
     digest: str = ""
     graded_now: bool = False
+    integrity: str = ""  # static-scan findings (lecturekit.course.integrity.scan_submission), "" when clean
 
 
 ensure_nbgrader_tools_on_path = ensure_environment_on_path  # nbgrader runs `alembic` from PATH
@@ -226,28 +339,51 @@ def _snapshot_db(db: Path, dest: Path) -> None:
         src.close()
 
 
+def _blank_gradebook(db: Path, dest: Path, part: str) -> None:
+    """A copy of the gradebook with only ``part`` and no student in it (what a worker needs).
+
+    nbgrader's autograde needs the part's notebooks, grade cells and test-cell sources; other
+    students' grades and other parts stay out of the per-student copies.
+    """
+    from nbgrader.api import Gradebook
+
+    _snapshot_db(db, dest)
+    with Gradebook(f"sqlite:///{dest}") as gb:
+        for student in [s.id for s in gb.students]:
+            gb.remove_student(student)
+        for name in [a.name for a in gb.assignments if a.name != part]:
+            gb.remove_assignment(name)
+
+
 def _prepare_work(root: Path, part: str, student: str, work: Path, snapshot: Path) -> None:
+    """The per-student course folder: config, the part's released non-notebook files, the submission.
+
+    nbgrader copies a part's non-notebook files from the source folder into the autograded one;
+    they are released unchanged, so they are taken from ``notebooks/``: no solution notebook here.
+    """
     work.mkdir(parents=True)
     shutil.copy(root / "nbgrader_config.py", work / "nbgrader_config.py")
     (work / "solutions").mkdir()
-    shutil.copytree(root / "solutions" / part, work / "solutions" / part,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    shutil.copytree(root / "notebooks" / part, work / "solutions" / part,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.ipynb", ".*"))
     shutil.copytree(root / "submitted" / student / part, work / "submitted" / student / part,
                     ignore=shutil.ignore_patterns(".*"))
     shutil.copy(snapshot, work / "gradebook.db")
 
 
-def _failure_reason(log: str, cell_timeout: int) -> tuple[str, str]:
+def _failure_reason(log: str, cell_timeout: int, cell: str = "") -> tuple[str, str]:
+    where = f" while running {cell}" if cell else ""
     if "DeadKernelError" in log or "Kernel died" in log or "kernel died" in log.lower():
-        return "crashed", "the kernel died while running the notebook (os._exit, a segfault or out of memory)"
+        return "crashed", f"the kernel died{where} (os._exit, a segfault or the system ran out of memory)"
     if "UnresponsiveKernel" in log or "became unresponsive" in log:
-        return "timeout", f"the kernel stopped responding (a cell ran past {cell_timeout} s and could not be interrupted)"
+        return "timeout", (f"the kernel stopped responding{where} (it ran past {cell_timeout} s and could not "
+                           "be interrupted)")
     lines = [ln.strip() for ln in log.splitlines()
              if re.match(r"^\s*[A-Za-z_.]*(Error|Exception)\b.*:", ln) and "NbGraderException" not in ln]
     return "failed", "nbgrader could not grade it: " + (lines[-1][:200] if lines else "see the grading log")
 
 
-def _cell_problems(autograded: Path) -> tuple[str, list[str]]:
+def _cell_problems(autograded: Path, timeout: int | None = None) -> tuple[str, list[str]]:
     """Status and notes from the executed (autograded) notebook: timeouts, errors, truncation."""
     nb = nbformat.read(autograded, as_version=4)
     status, notes = "graded", []
@@ -259,14 +395,16 @@ def _cell_problems(autograded: Path) -> tuple[str, list[str]]:
             if out.get("output_type") == "error":
                 if out.get("ename") == "CellTimeoutError":
                     status = "timeout"
-                    notes.append(f"{name}: timed out (interrupted)")
+                    notes = [n for n in notes if n != f"{name}: KeyboardInterrupt"]  # our interrupt, not theirs
+                    notes.append(f"{name}: timed out after {timeout} s (interrupted)" if timeout else
+                                 f"{name}: timed out (interrupted)")
                 else:
                     detail = re.sub(r"\x1b\[[0-9;]*m", "", str(out.get("evalue", ""))).strip().splitlines()
                     notes.append(f"{name}: {out.get('ename')}" + (f" ({detail[0][:100]})" if detail else ""))
             text = out.get("text", "") if out.get("output_type") == "stream" else ""
             if _TRUNCATED in text or "Output truncated" in text:
                 notes.append(f"{name}: huge output truncated")
-    return status, notes
+    return status, list(dict.fromkeys(notes))
 
 
 def _merge_submission(main_db_url: str, work_db_url: str, part: str, student: str) -> None:
@@ -293,10 +431,12 @@ def _merge_submission(main_db_url: str, work_db_url: str, part: str, student: st
 
 
 def _adopt_worker_result(root: Path, db_url: str, part: str, student: str, work: Path,
-                         notes: list[str]) -> tuple[str, list[str]]:
+                         notes: list[str], cell_timeout: int | None = None) -> tuple[str, list[str]]:
     """Merge a successful worker's grades, autograded notebook and feedback into the course."""
     autograded = work / "autograded" / student / part
-    status, cell_notes = _cell_problems(autograded / f"{part}.ipynb")
+    drop_links(autograded)
+    drop_links(work / "feedback" / student / part)
+    status, cell_notes = _cell_problems(autograded / f"{part}.ipynb", cell_timeout)
     _merge_submission(db_url, f"sqlite:///{work / 'gradebook.db'}", part, student)
     _replace_tree(autograded, root / "autograded" / student / part)
     notes = notes + cell_notes
@@ -327,7 +467,7 @@ def _replace_tree(src: Path, dest: Path) -> None:
         return
     tmp = dest.with_name(dest.name + ".incoming")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(src, tmp)
+    shutil.copytree(src, tmp, symlinks=True)
     shutil.rmtree(dest, ignore_errors=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp, dest)
@@ -352,7 +492,8 @@ def _process_context():
     import multiprocessing
 
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["lecturekit.course.grading", "nbgrader.apps", "nbgrader.api", "nbconvert", "jupyter_client"])
+    ctx.set_forkserver_preload(["lecturekit.course.grading", "lecturekit.course.integrity", "nbgrader.apps",
+                                "nbgrader.api", "nbconvert", "jupyter_client"])
     return ctx
 
 
@@ -374,13 +515,15 @@ def _kill_tree(process) -> None:
 
 
 def _grade_one(root: Path, part: str, student: str, snapshot: Path, scratch: Path, *, cell_timeout: int,
-               submission_timeout: float, max_output_chars: int, memory_limit_bytes: int | None) -> tuple[str, str, Path]:
+               submission_timeout: float, max_output_chars: int, memory_limit_bytes: int | None,
+               sandbox: bool) -> tuple[str, str, Path]:
     """Run one student's worker process; return (status, reason, work folder)."""
     work = scratch / student
     _prepare_work(root, part, student, work, snapshot)
     job = {"work": str(work), "part": part, "student": student, "cell_timeout": cell_timeout,
            "max_output_chars": max_output_chars, "memory_limit_bytes": memory_limit_bytes,
-           "result": str(scratch / f"{student}.result.json")}
+           "result": str(scratch / f"{student}.result.json"), "sandbox": sandbox,
+           "memory_flag": str(scratch / f"{student}.memory.json")}
     job["log"] = str(scratch / f"{student}.log")
     job["alembic_head"] = _alembic_head()
     job_file = scratch / f"{student}.job.json"
@@ -391,6 +534,12 @@ def _grade_one(root: Path, part: str, student: str, snapshot: Path, scratch: Pat
     if process.is_alive():
         _kill_tree(process)
         return "timeout", f"grading took longer than {submission_timeout:g} s and was stopped", work
+    memory_flag = Path(job["memory_flag"])
+    if memory_flag.is_file():
+        seen = json.loads(memory_flag.read_text())
+        where = f" while running {seen['cell']}" if seen.get("cell") else ""
+        return "memory", (f"the notebook used more than the memory limit of {seen['limit'] / 2**20:.0f} MB{where} "
+                          f"({seen['rss'] / 2**20:.0f} MB resident): its kernel was stopped"), work
     result_file = Path(job["result"])
     if process.exitcode != 0 or not result_file.is_file():
         log = Path(job["log"]).read_text(errors="replace").strip().splitlines() if Path(job["log"]).is_file() else []
@@ -399,9 +548,17 @@ def _grade_one(root: Path, part: str, student: str, snapshot: Path, scratch: Pat
     result = json.loads(result_file.read_text())
     auto = result["autograde"]
     if not auto.get("success"):
-        status, reason = _failure_reason(auto.get("log", "") + auto.get("error", ""), cell_timeout)
+        status, reason = _failure_reason(auto.get("log", "") + auto.get("error", ""), cell_timeout,
+                                         result.get("last_cell", ""))
         return status, reason, work
     return "graded", "", work
+
+
+def default_memory_limit_mb(workers: int = 1) -> int:
+    """The default memory limit of one student's kernel: min(4 GB, 60 % of the machine's RAM / workers), MB."""
+    import psutil
+
+    return int(min(4096, 0.6 * psutil.virtual_memory().total / 2**20 / max(1, workers)))
 
 
 def read_grades(root: Path | str, part: str, db_url: str | None = None) -> dict[str, tuple[float, float, dict[str, float]]]:
@@ -422,16 +579,16 @@ def read_grades(root: Path | str, part: str, db_url: str | None = None) -> dict[
 
 
 def write_grades_csv(path: Path | str, results: list[SubmissionResult], grade_cells: list[str]) -> Path:
-    """Write grades.csv: student, part, score, max_score, one column per test cell, status, reason."""
+    """Write grades.csv: student, part, score, max_score, one column per test cell, status, reason, integrity."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "part", "score", "max_score", *grade_cells, "status", "reason"])
+        writer.writerow(["student", "part", "score", "max_score", *grade_cells, "status", "reason", "integrity"])
         for r in sorted(results, key=lambda r: r.student):
             writer.writerow([r.student, r.part, f"{r.score:g}", f"{r.max_score:g}",
-                             *(f"{r.points.get(g, 0.0):g}" for g in grade_cells), r.status, r.reason])
+                             *(f"{r.points.get(g, 0.0):g}" for g in grade_cells), r.status, r.reason, r.integrity])
     os.replace(tmp, path)
     return path
 
@@ -451,7 +608,7 @@ def _assignment_grade_cells(db_url: str, part: str) -> tuple[list[str], float]:
 def grade(root: Path | str | None, part: str, *, workers: int = 2, cell_timeout: int | None = None,
           submission_timeout: float | None = None, force: bool = False, students: list[str] | None = None,
           max_output_chars: int = 100_000, memory_limit_mb: int | None = None,
-          progress=None) -> list[SubmissionResult]:
+          require_sandbox: bool = False, progress=None) -> list[SubmissionResult]:
     """Autograde every new or changed submission of ``part``; write feedback and grades.csv.
 
     Args:
@@ -464,10 +621,16 @@ def grade(root: Path | str | None, part: str, *, workers: int = 2, cell_timeout:
         force: re-grade submissions that have not changed since they were graded.
         students: only these students (default: everyone under ``submitted/*/<part>``).
         max_output_chars: each output of a cell is cut to this many characters.
-        memory_limit_mb: address-space limit of each grading process and its kernel (None: none).
+        memory_limit_mb: resident-memory limit (MB) of each student's kernel and what it starts; past it
+            the kernel is killed and the row gets status ``memory``. None: :func:`default_memory_limit_mb`;
+            0: no limit.
+        require_sandbox: refuse (:class:`GradingError`) instead of grading without the bwrap sandbox.
         progress: optional callable ``progress(result)`` called as each submission finishes.
     Returns one :class:`SubmissionResult` per submitted student, sorted by student. Writes
     ``grading/<part>/grades.csv`` and ``grading/<part>/status.json``.
+
+    Each kernel runs in the bwrap sandbox of :mod:`lecturekit.course.sandbox` when it is available;
+    otherwise every row's reason says ``not isolated``.
 
     Workers are started with multiprocessing's ``forkserver``: a script that calls ``grade``
     needs the usual ``if __name__ == "__main__":`` guard (the CLI and pytest have it).
@@ -482,6 +645,16 @@ def grade(root: Path | str | None, part: str, *, workers: int = 2, cell_timeout:
     if cell_timeout < 1:
         raise ValueError(f"cell_timeout: expected seconds >= 1, got {cell_timeout}")
     submission_timeout = float(submission_timeout or 20 * cell_timeout + 120)
+    if memory_limit_mb is None:
+        memory_limit_mb = default_memory_limit_mb(workers)
+    if not isinstance(memory_limit_mb, int) or memory_limit_mb < 0:
+        raise ValueError(f"memory_limit_mb: expected an integer >= 0 (0: no limit), got {memory_limit_mb!r}")
+    from .sandbox import sandbox_available
+
+    isolated, why_not = sandbox_available()
+    if not isolated and require_sandbox:
+        raise GradingError(f"the grading sandbox is not available ({why_not}); install bubblewrap or grade "
+                           "without require_sandbox")
     released_path = root / "notebooks" / part / f"{part}.ipynb"
     if not released_path.is_file():
         raise GradingError(f"{released_path} is missing: run `lecturekit release {part}` first")
@@ -508,8 +681,18 @@ def grade(root: Path | str | None, part: str, *, workers: int = 2, cell_timeout:
             continue
         todo.append((student, nb_path, digest))
 
+    findings = {}
+    if todo:
+        from .integrity import exercise_names, scan_submission
+
+        exercises = exercise_names(released)
+        for student, nb_path, _ in todo:  # an unreadable file is said so in `reason` already
+            found = scan_submission(nb_path, exercises) if nb_path.is_file() else []
+            findings[student] = "; ".join(f for f in found if not f.startswith("unreadable:"))
+
     def finish(result: SubmissionResult) -> None:
-        state[result.student] = {"status": result.status, "reason": result.reason, "digest": result.digest}
+        state[result.student] = {"status": result.status, "reason": result.reason, "digest": result.digest,
+                                 "integrity": findings.get(result.student, "")}
         _write_json_atomic(state_file, state)
         if progress is not None:
             progress(result)
@@ -521,7 +704,7 @@ def grade(root: Path | str | None, part: str, *, workers: int = 2, cell_timeout:
     runnable = []
     for student, nb_path, digest in todo:
         status, notes = diagnose_submission(nb_path, released)
-        notes = collect_note(student) + notes
+        notes = collect_note(student) + notes + ([] if isolated else [f"{NOT_ISOLATED} ({why_not})"])
         if status is None:
             runnable.append((student, digest, notes))
             continue
@@ -535,9 +718,9 @@ def grade(root: Path | str | None, part: str, *, workers: int = 2, cell_timeout:
         with tempfile.TemporaryDirectory(prefix=f"lecturekit-grade-{part}-") as tmp:
             scratch = Path(tmp)
             snapshot = scratch / "gradebook.snapshot.db"
-            _snapshot_db(db, snapshot)
+            _blank_gradebook(db, snapshot, part)
             options = dict(cell_timeout=cell_timeout, submission_timeout=submission_timeout,
-                           max_output_chars=max_output_chars,
+                           max_output_chars=max_output_chars, sandbox=isolated,
                            memory_limit_bytes=memory_limit_mb * 2**20 if memory_limit_mb else None)
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 futures = {pool.submit(_grade_one, root, part, s, snapshot, scratch, **options): (s, d, n)
@@ -551,7 +734,8 @@ def grade(root: Path | str | None, part: str, *, workers: int = 2, cell_timeout:
                     adopted = False
                     if status == "graded" and work is not None:
                         try:
-                            status, notes = _adopt_worker_result(root, db_url, part, student, work, notes)
+                            status, notes = _adopt_worker_result(root, db_url, part, student, work, notes,
+                                                                 cell_timeout)
                             adopted = True
                         except Exception as error:  # a worker's output we cannot read: 0, never a crash
                             status, reason = "failed", f"reading the grading result failed: {type(error).__name__}: {error}"
@@ -586,7 +770,9 @@ def write_part_csv(root: Path | str, part: str, graded_now: set[str] | frozenset
             continue
         score, top, points = scores.get(student, (0.0, max_score, {}))
         results.append(SubmissionResult(student, part, entry["status"], entry["reason"], score, top, points,
-                                        entry["digest"], student in graded_now))
+                                        entry["digest"], student in graded_now, entry.get("integrity", "")))
+    for c in unmatched_submissions(root, part):  # notebooks collect could not give a student or part
+        results.append(SubmissionResult(c.source, part, "unmatched", c.note, 0.0, max_score))
     write_grades_csv(state_dir / "grades.csv", results, grade_cells)
     return results
 

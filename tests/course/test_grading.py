@@ -27,6 +27,7 @@ from lecturekit.course.release import find_roles, release
 ROOT = Path(__file__).resolve().parents[2]
 FAKE = "90_fake"
 CELL_TIMEOUT = 4
+MEMORY_MB = 600  # the kernel with numpy imported needs about 250 MB
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +47,8 @@ def _fake_solution() -> nbformat.NotebookNode:
         new_code_cell('# Self-check (3 points)\ncheck_close("square", lambda: square(np.array([1.0, 3.0])), '
                       "np.array([1.0, 9.0]))\n### BEGIN HIDDEN TESTS\n"
                       "assert np.allclose(square(-np.arange(4.0)), np.arange(4.0) ** 2)\n### END HIDDEN TESTS"),
-        new_markdown_cell("<!-- answer: why_square (1 points) -->\n**Why is a square never negative?**\n\n"
+        new_markdown_cell("<!-- question: why_square -->\n**Why is a square never negative?**"),
+        new_markdown_cell("<!-- answer: why_square (1 points) -->\n"
                           "### BEGIN SOLUTION\nBecause $x^2 = |x|^2$.\n### END SOLUTION"),
     ]
     nb = new_notebook(cells=cells)
@@ -125,7 +127,10 @@ def fake_class(tmp_path_factory):
     released = nbformat.read(course / "notebooks" / FAKE / f"{FAKE}.ipynb", as_version=4)
     solution = nbformat.read(course / "solutions" / FAKE / f"{FAKE}.ipynb", as_version=4)
     inbox = course.parent / "inbox"
-    write(answered(released, solution), inbox / f"alice_{FAKE}.ipynb")
+    alice = answered(released, solution)
+    answer = next(c for c in alice.cells if _meta(c).get("grade_id") == "answer_why_square")
+    answer.source = "Because it is |x| times |x|."  # a written answer nbgrader keeps: no note about it
+    write(alice, inbox / f"alice_{FAKE}.ipynb")
     write(released, inbox / f"bob_{FAKE}.ipynb")
     write(answered(released, solution, exercises={"double"}), inbox / f"carol_{FAKE}.ipynb")
     write(answered(released, solution, replace={"double": "while True:\n    pass"}), inbox / f"dave_{FAKE}.ipynb")
@@ -147,12 +152,10 @@ def fake_class(tmp_path_factory):
     write(other, inbox / f"mallory_{FAKE}.ipynb")  # a notebook of another part
     write(answered(released, solution, replace={"double": "print('x' * 3_000_000)\nreturn 2 * np.asarray(x)"}),
           inbox / f"niaj_{FAKE}.ipynb")
-    write(answered(released, solution, replace={"double": "big = bytearray(6 * 2**30)\nreturn 2 * np.asarray(x)"}),
-          inbox / f"olivia_{FAKE}.ipynb")
     (inbox / "notes.txt").write_text("not a notebook")
 
     collected = grading.collect(inbox, course, part=FAKE)
-    results = grading.grade(course, FAKE, workers=2, cell_timeout=CELL_TIMEOUT, memory_limit_mb=3000)
+    results = grading.grade(course, FAKE, workers=2, cell_timeout=CELL_TIMEOUT)  # the default memory cap
     return {"course": course, "inbox": inbox, "collected": collected, "results": results,
             "released": released, "solution": solution}
 
@@ -164,7 +167,7 @@ def test_collect_places_every_notebook_in_nbgraders_layout(fake_class):
     assert judy.student == "judy" and judy.part == FAKE and "does not name part" in judy.note
     students = grading.submitted_students(course, FAKE)
     assert students == sorted(["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan",
-                               "judy", "mallory", "niaj", "olivia"])
+                               "judy", "mallory", "niaj"])
     for student in students:
         assert (course / "submitted" / student / FAKE / f"{FAKE}.ipynb").is_file()
         assert (course / "submitted" / student / FAKE / "timestamp.txt").is_file()
@@ -182,14 +185,13 @@ def test_scores_statuses_and_reasons(fake_class):
         "carol": (points["check_double"], "graded", ["check_square"]),
         "dave": (points["check_square"], "timeout", ["check_double: timed out"]),
         "erin": (0, "crashed", ["kernel died"]),
-        "frank": (full, "graded", ["check_square", "deleted", "restored"]),
+        "frank": (full, "graded", ["check_square", "deleted", "put the released test back"]),
         "grace": (points["check_double"], "graded", ["edited", "duplicated", "check_square"]),
         "heidi": (0, "unreadable", ["not a valid notebook"]),
         "ivan": (0, "unreadable", ["empty"]),
         "judy": (full, "graded", ["does not name part"]),
         "mallory": (0, "wrong_part", ["another part"]),
         "niaj": (full, "graded", ["huge output truncated"]),
-        "olivia": (points["check_square"], "graded", ["check_double: CheckFailed", "MemoryError"]),
     }
     for student, (score, status, words) in expected.items():
         row = table[student]
@@ -199,7 +201,8 @@ def test_scores_statuses_and_reasons(fake_class):
             assert word in row["reason"], (student, word, row["reason"])
         for gid, pts in points.items():
             assert float(row[gid]) in (0.0, pts)
-    assert table["alice"]["reason"] == ""
+    assert table["alice"]["reason"] == "" and table["alice"]["integrity"] == ""
+    assert all(row["integrity"] == "" for row in table.values())
     assert float(table["carol"]["check_double"]) == points["check_double"]
     assert float(table["carol"]["check_square"]) == 0.0
 
@@ -361,9 +364,64 @@ def test_real_part_graded_end_to_end(tmp_path):
     assert table["mallory"]["status"] == "wrong_part" and float(table["mallory"]["score"]) == 0
     assert (float(table["frank"]["score"]), table["frank"]["status"]) == (full, "graded"), table["frank"]
     if points:
-        assert "restored" in table["frank"]["reason"]
+        assert "put the released test back" in table["frank"]["reason"]
     if exercises:
         first = [g for g in points if g == f"check_{exercises[0]}" or g.startswith(f"check_{exercises[0]}_")]
         assert float(table["carol"]["score"]) == full - sum(points[g] for g in first)
     for student in table:
         assert (course / "feedback" / student / REAL_PART / f"{REAL_PART}.html").is_file()
+
+
+def test_integrity_cheats_score_zero_and_are_flagged(tmp_path):
+    """D2's integrity guard inside the sandboxed kernel, its static scan in the csv, unmatched files listed."""
+    course = make_course(tmp_path / "course", {FAKE: _fake_solution()})
+    released = nbformat.read(course / "notebooks" / FAKE / f"{FAKE}.ipynb", as_version=4)
+    solution = nbformat.read(course / "solutions" / FAKE / f"{FAKE}.ipynb", as_version=4)
+    inbox = tmp_path / "inbox"
+    write(answered(released, solution), inbox / f"José García_{FAKE}.ipynb")
+    nb = answered(released, solution, replace={"double": "return 0 * x", "square": "return 0 * x"})
+    nb.cells.insert(1, new_code_cell("import lecturekit.checks\nlecturekit.checks.check_close = lambda *a, **k: None\n"
+                                     "check_close = lambda *a, **k: None\nnp.allclose = lambda *a, **k: True"))
+    write(nb, inbox / f"mallet_{FAKE}.ipynb")
+    write(answered(released, solution), inbox / f"{FAKE}.ipynb")  # no student name
+    collected = grading.collect(inbox, course)
+    assert [c.status for c in collected].count("unmatched") == 1
+    grading.grade(course, FAKE, workers=2, cell_timeout=30)
+    table = rows(course, FAKE)
+    full = sum(check_points(solution).values())
+    assert float(table["josegarcia"]["score"]) == full and table["josegarcia"]["integrity"] == ""
+    assert float(table["mallet"]["score"]) == 0
+    assert "assigns `lecturekit.checks.check_close`" in table["mallet"]["integrity"]
+    assert table[f"{FAKE}.ipynb"]["status"] == "unmatched" and f"{FAKE}.ipynb" in table[f"{FAKE}.ipynb"]["reason"]
+
+
+def test_memory_cap_stops_a_30_gb_allocation_and_spares_the_solution(tmp_path):
+    """Resident memory is capped (not address space): 30 GB of touched pages, 256 MB at a time, is
+    stopped near MEMORY_MB; the full solution passes under the same cap."""
+    course = make_course(tmp_path / "course", {FAKE: _fake_solution()})
+    released = nbformat.read(course / "notebooks" / FAKE / f"{FAKE}.ipynb", as_version=4)
+    solution = nbformat.read(course / "solutions" / FAKE / f"{FAKE}.ipynb", as_version=4)
+    inbox = tmp_path / "inbox"
+    write(answered(released, solution), inbox / f"alice_{FAKE}.ipynb")
+    write(answered(released, solution, replace={"double": "big = [np.ones(2**25) for _ in range(120)]\n"
+                                                           "return 2 * np.asarray(x)"}),
+          inbox / f"olivia_{FAKE}.ipynb")
+    grading.collect(inbox, course, part=FAKE)
+    results = {r.student: r for r in grading.grade(course, FAKE, workers=2, cell_timeout=120,
+                                                   memory_limit_mb=MEMORY_MB)}
+    assert results["olivia"].status == "memory" and results["olivia"].score == 0, results["olivia"]
+    assert f"memory limit of {MEMORY_MB} MB while running check_double" in results["olivia"].reason
+    resident = float(re.search(r"\((\d+) MB resident\)", results["olivia"].reason).group(1))
+    assert MEMORY_MB <= resident < MEMORY_MB + 1024  # stopped early, nowhere near 30 GB
+    full = sum(check_points(solution).values())
+    assert (results["alice"].status, results["alice"].score) == ("graded", full), results["alice"]
+    assert rows(course, FAKE)["olivia"]["status"] == "memory"
+    assert "could not be graded (memory)" in (course / "feedback" / "olivia" / FAKE / f"{FAKE}.html").read_text()
+
+
+def test_default_memory_cap_is_a_fraction_of_the_machine():
+    import psutil
+
+    total_mb = psutil.virtual_memory().total / 2**20
+    for workers in (1, 2, 8):
+        assert grading.default_memory_limit_mb(workers) == int(min(4096, 0.6 * total_mb / workers))
