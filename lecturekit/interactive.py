@@ -1,10 +1,16 @@
-"""The one pattern every widget of the course follows.
+"""The one pattern every widget of the course follows: controls above ONE figure.
 
 ``interactive_figure(draw, a=slider, b=dropdown)`` displays
 
-1. the figure ``draw(a=..., b=...)`` at the controls' default values, as an ordinary output, so
-   nbval, nbgrader, an HTML or PDF export and a reader without a live kernel all see it; then
-2. the controls above an output area; moving a control redraws ``draw(**values)`` there.
+1. the controls (an ipywidgets box), then
+2. the figure ``draw(a=..., b=...)`` at the controls' default values as an ordinary display output
+   with a display id. Moving a control redraws ``draw(**values)`` and *updates that same output
+   in place* (``update_display_data``), so the student sees one figure, at one size, right
+   under the controls.
+
+Because the figure is an ordinary output (not the content of an ``Output`` widget, which a
+headless nbclient run keeps in the widget state instead of the cell), nbval, nbgrader, an HTML
+or PDF export and a reader without a live kernel all see the figure at the defaults.
 
 ``draw`` must be a pure function of the control values returning a matplotlib Figure. It is
 what the tests call; the widget is wiring only. Nothing later in a notebook may depend on a
@@ -17,7 +23,7 @@ from typing import Callable
 
 import matplotlib.pyplot as plt
 
-__all__ = ["interactive_figure", "control_values"]
+__all__ = ["interactive_figure", "control_values", "LiveFigure"]
 
 
 def control_values(controls: dict) -> dict:
@@ -25,15 +31,42 @@ def control_values(controls: dict) -> dict:
     return {name: control.value for name, control in controls.items()}
 
 
-def interactive_figure(draw: Callable[..., "plt.Figure"], *, show_static: bool = True, return_box: bool = False,
-                       **controls):
-    """Show ``draw`` at the controls' defaults, then the live widget (returned if ``return_box``).
+class LiveFigure:
+    """One displayed figure that :meth:`redraw` replaces in place (same output, same place)."""
+
+    def __init__(self, draw: Callable[..., "plt.Figure"], controls: dict):
+        from IPython.display import DisplayHandle
+
+        self.draw, self.controls = draw, controls
+        self.handle = DisplayHandle()
+        self.n_draws = 0
+
+    def _figure(self):
+        figure = self.draw(**control_values(self.controls))
+        self.n_draws += 1
+        return figure
+
+    def show(self) -> None:
+        """Display the figure at the controls' current values as a new output."""
+        figure = self._figure()
+        self.handle.display(figure)
+        plt.close(figure)
+
+    def redraw(self, _change=None) -> None:
+        """Redraw at the controls' current values, replacing the displayed figure."""
+        figure = self._figure()
+        self.handle.update(figure)
+        plt.close(figure)
+
+
+def interactive_figure(draw: Callable[..., "plt.Figure"], *, return_box: bool = False, **controls):
+    """Show the controls, then ONE figure ``draw(**values)`` that every change redraws in place.
 
     Args:
         draw: pure function of the controls' values (keywords) returning a Figure.
-        show_static: display the default figure as a plain output first (keep True in notebooks).
-        return_box: return the ipywidgets VBox (for tests); notebooks leave it False so the
-            widget is not displayed twice.
+        return_box: return the ipywidgets VBox of controls (for tests); notebooks leave it False
+            so nothing is echoed as ``Out[n]``. The box's ``live_figure`` attribute is the
+            :class:`LiveFigure`.
         **controls: ipywidgets value widgets (sliders, dropdowns, ...) keyed by ``draw``'s
             keyword names.
     """
@@ -46,26 +79,12 @@ def interactive_figure(draw: Callable[..., "plt.Figure"], *, show_static: bool =
         if not hasattr(control, "value") or not hasattr(control, "observe"):
             raise TypeError(f"{name}: expected an ipywidgets control with a .value, got {type(control).__name__}")
 
-    if show_static:
-        static = draw(**control_values(controls))
-        display(static)
-        plt.close(static)
-
-    output = widgets.Output(layout=widgets.Layout(min_height="40px"))
-    output.add_class("lecturekit-widget-output")
-    note = widgets.HTML("<i>Move a control to redraw the figure here.</i>")
-
-    def redraw(_change=None):
-        figure = draw(**control_values(controls))
-        with output:
-            output.clear_output(wait=True)
-            display(figure)
-        plt.close(figure)
-        note.value = ""
-
+    live = LiveFigure(draw, controls)
     for control in controls.values():
-        control.observe(redraw, names="value")
-    box = widgets.VBox([widgets.HBox(list(controls.values())), note, output])
+        control.observe(live.redraw, names="value")
+    box = widgets.VBox([widgets.HBox(list(controls.values()))])
     box.add_class("lecturekit-widget")
+    box.live_figure = live
     display(box)
+    live.show()
     return box if return_box else None

@@ -11,8 +11,10 @@ Markers (see CONTRIBUTING.md for a worked example):
 * **self-check (autograded test)** - a code cell whose first line is
   ``# Self-check (N points)`` (``N`` may be ``0.5``). It belongs to the exercise above it;
   stricter cases go between ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``.
-* **written answer (manually graded)** - a markdown cell with the comment
-  ``<!-- answer: name (N points) -->`` and the model answer between the solution markers.
+* **written answer (manually graded)** - two markdown cells: the question, with the comment
+  ``<!-- question: name -->`` (released as a locked, read-only cell), and directly below it the
+  answer cell, with ``<!-- answer: name (N points) -->`` and only the model answer between the
+  solution markers (students type there; deleting its text cannot delete the question).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ SOLUTION_END = "### END SOLUTION"
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 _CHECK_HEADER = re.compile(r"^#\s*Self-check\b[^\n]*?\((\d+(?:\.\d+)?)\s+points?\)", re.IGNORECASE)
 _ANSWER_COMMENT = re.compile(r"<!--\s*answer:\s*([A-Za-z_][\w-]*)\s*\((\d+(?:\.\d+)?)\s+points?\)\s*-->")
+_QUESTION_COMMENT = re.compile(r"<!--\s*question:\s*([A-Za-z_][\w-]*)\s*-->")
 _EXERCISE_NAME = re.compile(r"^\s*#\s*exercise:\s*([A-Za-z_]\w*)", re.MULTILINE)
 _FIRST_DEF = re.compile(r"^\s*def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
 
@@ -56,7 +59,7 @@ class ReleaseError(RuntimeError):
 
 @dataclass(frozen=True)
 class CellRole:
-    """What the markers say one cell is: ``kind`` in {"exercise", "check", "answer"}."""
+    """What the markers say one cell is: ``kind`` in {"exercise", "check", "question", "answer"}."""
 
     index: int
     kind: str
@@ -120,14 +123,33 @@ def find_roles(nb) -> list[CellRole]:
             suffix = "" if checks_of_last == 1 else f"_{checks_of_last}"
             roles.append(CellRole(i, "check", unique(f"check_{last_exercise}{suffix}", i), float(m.group(1))))
         elif cell.cell_type == "markdown" and (m := _ANSWER_COMMENT.search(src)):
+            name = m.group(1)
             if SOLUTION_BEGIN not in src or SOLUTION_END not in src:
-                raise ReleaseError(f"cell {i}: answer {m.group(1)!r} needs a model answer between the solution markers")
-            roles.append(CellRole(i, "answer", unique(f"answer_{m.group(1)}", i), float(m.group(2))))
+                raise ReleaseError(f"cell {i}: answer {name!r} needs a model answer between the solution markers")
+            if not (roles and roles[-1].kind == "question" and roles[-1].index == i - 1
+                    and roles[-1].grade_id == f"question_{name}"):
+                raise ReleaseError(f"cell {i}: answer {name!r} needs its question in the markdown cell just above, "
+                                   f"marked <!-- question: {name} -->")
+            if src.split(SOLUTION_BEGIN)[0].replace(m.group(0), "").strip() or src.split(SOLUTION_END)[-1].strip():
+                raise ReleaseError(f"cell {i}: answer {name!r} must hold only its marker and the model answer; "
+                                   "put the question in the cell above and other text in a cell below")
+            roles.append(CellRole(i, "answer", unique(f"answer_{name}", i), float(m.group(2))))
+        elif cell.cell_type == "markdown" and (m := _QUESTION_COMMENT.search(src)):
+            if SOLUTION_BEGIN in src:
+                raise ReleaseError(f"cell {i}: question {m.group(1)!r} holds solution markers; the model answer "
+                                   "goes in its answer cell below")
+            roles.append(CellRole(i, "question", unique(f"question_{m.group(1)}", i)))
         elif SOLUTION_BEGIN in src or HIDDEN_BEGIN in src:
             raise ReleaseError(f"cell {i}: solution or hidden-test markers in a cell that is neither an "
                                "exercise, a '# Self-check (N points)' cell nor an answer cell")
     if last_exercise is not None and checks_of_last == 0:
         raise ReleaseError(f"exercise {last_exercise!r} has no self-check cell after it")
+    answered = {r.grade_id.removeprefix("answer_") for r in roles if r.kind == "answer"}
+    for role in roles:
+        if role.kind == "question" and role.grade_id.removeprefix("question_") not in answered:
+            name = role.grade_id.removeprefix("question_")
+            raise ReleaseError(f"cell {role.index}: question {name!r} has no answer cell "
+                               f"(<!-- answer: {name} (N points) -->) just below it")
     return roles
 
 
@@ -137,6 +159,8 @@ def _nbgrader_metadata(role: CellRole) -> dict:
         meta.update(solution=True, grade=False, locked=False)
     elif role.kind == "check":
         meta.update(solution=False, grade=True, locked=True, points=role.points)
+    elif role.kind == "question":
+        meta.update(solution=False, grade=False, locked=True)
     else:
         meta.update(solution=True, grade=True, locked=False, points=role.points)
     return meta

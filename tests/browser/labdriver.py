@@ -44,12 +44,13 @@ WELCOME = "00_welcome"          # the notebook `make lab` opens
 BENIGN_CONSOLE_ERRORS: tuple[str, ...] = ()
 
 # JupyterLab user settings for the test session (a temporary JUPYTERLAB_SETTINGS_DIR): no autosave
-# (the browser never writes a notebook unless the test saves a copy), no news / update checks
-# (nothing may leave the machine), toasts silenced so none covers a widget.
+# (the browser never writes a notebook unless the test saves a copy), toasts silenced so none
+# covers a widget.
 LAB_SETTINGS = {
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-        "fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True},
+    # No fetchNews / checkForUpdates here: the course's shipped overrides.json (make lab installs
+    # it into the environment) must keep the news popup away; test_lab checks that it does.
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"doNotDisturbMode": True},
 }
 
 
@@ -242,6 +243,7 @@ class ControlResult:
     before: str
     after: str
     pixel_change: float
+    redraw_ms: float = float("nan")   # from the move to the new figure in the page
 
 
 class NotebookTab:
@@ -316,6 +318,35 @@ class NotebookTab:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(path))
 
+    def screenshot_cell(self, text: str, path: Path, *, css: str = ".jp-CodeCell") -> bool:
+        """Screenshot the first cell (``css``) containing ``text``; False when there is none."""
+        cell = self.page.locator(f"{self.PANEL} {css}").filter(has_text=text).first
+        if cell.count() == 0:
+            return False
+        cell.scroll_into_view_if_needed()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cell.screenshot(path=str(path))
+        return True
+
+    def self_check_outputs(self) -> list[int]:
+        """For every self-check cell in the page: how many outputs it shows (one per check line)."""
+        return self.page.evaluate(
+            f"""() => Array.from(document.querySelectorAll('{self.PANEL} .jp-CodeCell'))
+                .filter(c => /^# Self-check/.test((c.querySelector('.cm-line') || {{}}).textContent || ''))
+                .map(c => c.querySelectorAll('.jp-OutputArea-output').length)""")
+
+    def self_check_lines(self) -> list[list[str]]:
+        """The text of every output of every self-check cell (to spot a line shown twice)."""
+        return self.page.evaluate(
+            f"""() => Array.from(document.querySelectorAll('{self.PANEL} .jp-CodeCell'))
+                .filter(c => /^# Self-check/.test((c.querySelector('.cm-line') || {{}}).textContent || ''))
+                .map(c => Array.from(c.querySelectorAll('.jp-OutputArea-output'))
+                                .map(o => o.textContent.trim()))""")
+
+    def stderr_outputs(self) -> list[str]:
+        return self.page.locator(
+            f"{self.PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").all_text_contents()
+
     def error_outputs_in_dom(self) -> list[str]:
         """Text of every traceback shown in the notebook (what a student would see)."""
         return self.page.evaluate(
@@ -341,13 +372,16 @@ class NotebookTab:
             controls = box.locator(":scope > .widget-hbox > .lm-Widget")
             assert controls.count() > 0, f"widget {w}: no controls found in its HBox"
             previous = self._static_figure(box)
+            cell = box.locator("xpath=ancestor::div[contains(@class, 'jp-CodeCell')][1]")
+            if shots is not None:
+                shots.mkdir(parents=True, exist_ok=True)
+                cell.screenshot(path=str(shots / f"widget{w}_before.png"))
             for c in range(controls.count()):
                 result, previous = self._move(box, controls.nth(c), w, c, previous, timeout_ms)
                 results.append(result)
             if shots is not None:
-                shots.mkdir(parents=True, exist_ok=True)
-                cell = box.locator("xpath=ancestor::div[contains(@class, 'jp-CodeCell')][1]")
                 cell.screenshot(path=str(shots / f"widget{w}.png"))
+                cell.screenshot(path=str(shots / f"widget{w}_after.png"))
         return results
 
     def _static_figure(self, box) -> bytes | None:
@@ -362,8 +396,14 @@ class NotebookTab:
 
     def _output_src(self, box) -> str | None:
         return box.evaluate(
-            "el => { const img = el.querySelector('.lecturekit-widget-output img'); "
+            "el => { const img = el.closest('.jp-OutputArea').querySelector('.jp-OutputArea-child img'); "
             "return img ? img.getAttribute('src') : null; }")
+
+    def figures_of(self, box) -> list[dict]:
+        """Every image in the widget's cell output: its shown size (one figure per widget)."""
+        return box.evaluate(
+            """el => Array.from(el.closest('.jp-OutputArea').querySelectorAll('img'))
+                     .map(i => ({w: i.clientWidth, h: i.clientHeight}))""")
 
     def _move(self, box, control, w: int, index: int, previous: bytes | None, timeout_ms: int):
         classes = control.get_attribute("class") or ""
@@ -374,13 +414,14 @@ class NotebookTab:
         # Watch the figure area: every image the redraw puts there is counted, with its time.
         box.evaluate(
             """el => {
-                const area = el.querySelector('.lecturekit-widget-output');
+                const area = el.closest('.jp-OutputArea');
                 if (el._lkObserver) el._lkObserver.disconnect();
-                el._lkAdded = 0; el._lkLast = 0;
+                el._lkAdded = 0; el._lkLast = 0; el._lkFirst = 0; el._lkStart = performance.now();
                 el._lkObserver = new MutationObserver(records => {
                     for (const r of records) for (const n of r.addedNodes) {
                         if (n.nodeType === 1 && (n.tagName === 'IMG' || n.querySelector('img'))) {
                             el._lkAdded += 1; el._lkLast = performance.now();
+                            if (!el._lkFirst) el._lkFirst = el._lkLast;
                         }
                     }
                 });
@@ -388,6 +429,8 @@ class NotebookTab:
             }""")
         kind, value, shown, move = self._control_driver(control, classes, f"widget {w} {label!r}")
         before, shown_before = value(), shown()
+        sizes_before = self.figures_of(box)
+        box.evaluate("el => { el._lkStart = performance.now(); }")
         move()
 
         # The figure area must be redrawn: a new image (then none for a while: a drag may send
@@ -397,7 +440,7 @@ class NotebookTab:
         try:
             self.page.wait_for_function(
                 """el => {
-                    const img = el.querySelector('.lecturekit-widget-output img');
+                    const img = el.closest('.jp-OutputArea').querySelector('.jp-OutputArea-child img');
                     const idle = Array.from(document.querySelectorAll('.jp-StatusBar-TextItem'))
                         .some(e => / \\| Idle$/.test(e.textContent.trim()));
                     return el._lkAdded > 0 && img && img.complete && idle && performance.now() - el._lkLast > 750;
@@ -406,21 +449,26 @@ class NotebookTab:
             raise AssertionError(f"widget {w} {kind} {label!r}: moved from {before} to {value()}, but no figure "
                                  f"was drawn in its output area within {timeout_ms / 1000:.0f} s") from None
         box.evaluate("el => el._lkObserver.disconnect()")
+        redraw_ms = box.evaluate("el => el._lkFirst - el._lkStart")
+        sizes_after = self.figures_of(box)
+        assert len(sizes_after) == 1, f"widget {w} {label!r}: {len(sizes_after)} figures in its cell, expected one"
+        assert sizes_after == sizes_before, \
+            f"widget {w} {label!r}: the figure changed size {sizes_before} -> {sizes_after}"
         after, shown_after = value(), shown()
         assert after != before, f"widget {w} {kind} {label!r}: value stayed {before!r} after moving it"
         assert shown_after != shown_before, f"widget {w} {kind} {label!r}: its label still reads {shown_before!r}"
         note = box.locator(".widget-html-content").first.text_content() if box.locator(
             ".widget-html-content").count() else ""
         assert "Move a control" not in (note or ""), f"widget {w}: the 'move a control' note was not cleared"
-        stderr = box.locator(".lecturekit-widget-output .jp-OutputArea-output[data-mime-type="
-                             "'application/vnd.jupyter.stderr']")
+        stderr = box.locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea')][1]").locator(
+            ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
         assert stderr.count() == 0, f"widget {w} {label!r}: redraw printed an error: {stderr.first.text_content()}"
         now = data_url_bytes(self._output_src(box))
         assert now is not None, f"widget {w} {label!r}: the redrawn output is not a PNG figure"
         change = pixels_differ(previous, now) if previous is not None else 1.0
         assert change > 0, f"widget {w} {kind} {label!r}: moving it from {before} to {after} left the figure " \
                            "pixel-identical"
-        return ControlResult(w, kind, label, str(before), str(after), change), now
+        return ControlResult(w, kind, label, str(before), str(after), change, round(redraw_ms, 1)), now
 
     def _control_driver(self, control, classes: str, name: str):
         """(kind, value(), shown label text(), move()) for one ipywidgets control in the DOM."""
@@ -484,11 +532,22 @@ def _text(outputs, name: str | None = None) -> str:
                    if o.get("output_type") == "stream" and (name is None or o.get("name") == name))
 
 
+def _shown(outputs) -> str:
+    """Everything a cell shows as text: printed lines and displayed objects' text/plain, one a line."""
+    lines = [_text(outputs, "stdout")]
+    for o in outputs:
+        if o.get("output_type") in ("display_data", "execute_result"):
+            text = o.get("data", {}).get("text/plain", "")
+            lines.append("".join(text) if isinstance(text, list) else text)
+    return "\n".join(line.rstrip("\n") for line in lines if line)
+
+
 def run_problems(nb, *, student: bool) -> list[str]:
     """Everything wrong with a notebook saved after Run All in the browser (empty list: fine).
 
-    Both versions: every non-empty code cell ran (Run All reached the end), no traceback on
-    stderr. Student version: the only errors allowed are ``NotImplementedError``; every
+    Both versions: every non-empty code cell ran (Run All reached the end), nothing on stderr,
+    every self-check line shown once (no ``Out[n]`` echo). Student version: the only errors
+    allowed are ``NotImplementedError``; every
     ``# Self-check`` cell prints NOT YET and no other cell does. Solution version: no error
     output at all, every self-check prints PASSED and none prints NOT YET.
     """
@@ -509,7 +568,14 @@ def run_problems(nb, *, student: bool) -> list[str]:
                     problems.append(f"{where}: {out.get('ename')}: {out.get('evalue')}")
         if "Traceback (most recent call last)" in _text(outputs, "stderr"):
             problems.append(f"{where}: a traceback on stderr: {_text(outputs, 'stderr')[-300:]}")
-        stdout = _text(outputs)
+        elif _text(outputs, "stderr").strip():
+            problems.append(f"{where}: a stderr strip: {_text(outputs, 'stderr')[-300:]!r}")
+        stdout = _shown(outputs)
+        if is_check:
+            echoed = [o for o in outputs if o.get("output_type") == "execute_result"]
+            lines = [line for line in stdout.splitlines() if line.strip()]
+            if echoed or len(lines) != len(set(lines)):
+                problems.append(f"{where}: a self-check shows its result twice (Out[n] or a repeated line): {stdout!r}")
         if is_check and student and NOT_YET not in stdout:
             problems.append(f"{where}: a self-check in the student notebook must print {NOT_YET}; printed {stdout!r}")
         if is_check and not student and (PASSED not in stdout or NOT_YET in stdout):

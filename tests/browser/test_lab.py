@@ -68,6 +68,7 @@ def test_make_lab_opens_the_course(chromium, browser_workdir, screenshots):
             arg=sorted(students), timeout=30_000)
         tab.screenshot(screenshots / "make_lab.png")
         assert tab.console_errors == [], "\n".join(tab.console_errors)
+        _assert_student_lab(server, tab)
     finally:
         if context is not None:
             context.close()
@@ -112,6 +113,17 @@ def _run_and_move(part, folder, paths, tabs, shots, start, browser_summary):
         if kind == "solution":
             problems += [f"{kind}: traceback shown: {t[:300]}" for t in tab.error_outputs_in_dom()]
     seconds = time.monotonic() - start
+    for kind, tab in tabs.items():
+        # One output per check line, never an Out[n] echo or a line shown twice; no stderr strips.
+        for i, lines in enumerate(tab.self_check_lines()):
+            if len(lines) != len(set(lines)) or any(line.startswith("Out[") for line in lines):
+                problems.append(f"{kind}: self-check {i} shows a line twice: {lines}")
+            if not lines or any(not line.startswith(("PASSED", "NOT YET")) for line in lines):
+                problems.append(f"{kind}: self-check {i} shows something other than its check lines: {lines}")
+        problems += [f"{kind}: stderr strip shown: {t[:200]!r}" for t in tab.stderr_outputs()]
+        word = "NOT YET" if kind == "student" else "PASSED"
+        tab.screenshot_cell("# Self-check", shots / f"self_check_{word.replace(' ', '_')}.png")
+        tab.screenshot_cell("", shots / "progress_bar.png", css=".jp-CodeCell:has(.widget-progress)")
     assert not problems, f"{part} after Run All in JupyterLab:\n" + "\n".join(problems)
 
     # The student's widgets (the solution's are the same code): move every control.
@@ -121,11 +133,34 @@ def _run_and_move(part, folder, paths, tabs, shots, start, browser_summary):
     n_widgets = driver.widgets().count()
     assert len({r.widget for r in results}) == n_widgets
 
+    for r in results:
+        print(f"redraw {part} widget {r.widget} {r.kind} {r.label!r}: {r.redraw_ms:.0f} ms")
+
     errors = [f"{kind}: {e}" for kind, tab in tabs.items() for e in tab.console_errors]
     browser_summary[part] = {"widgets": n_widgets, "controls": len(results), "seconds": round(seconds, 1),
                              "total_s": round(time.monotonic() - start, 1),
                              "moved": [vars(r) for r in results]}
     assert not errors, f"{part}: JavaScript errors in the browser console:\n" + "\n".join(errors)
+
+
+def _assert_student_lab(server, tab):
+    """``make lab``'s shipped settings: no news popup, no nbgrader instructor parts, Validate on."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(f"{server.base_url}/lab/api/settings/@jupyterlab/apputils-extension:notification",
+                                     headers={"Authorization": f"token {server.token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        schema = json.loads(response.read())["schema"]
+    assert schema["properties"]["fetchNews"]["default"] == "false", "overrides.json: news not switched off"
+    assert tab.page.get_by_text("Jupyter news").count() == 0, "the 'Get notified about Jupyter news?' popup shows"
+    menus = tab.page.locator(".lm-MenuBar-itemLabel").all_text_contents()
+    assert "Nbgrader" not in menus, f"the instructor-only Nbgrader menu shows: {menus}"
+    assert tab.page.get_by_text("Create Assignment").count() == 0, "the Create Assignment sidebar shows"
+    assert tab.page.get_by_text("Formgrader").count() == 0, "the Formgrader shows"
+    validate = tab.page.locator("button:has-text('Validate'), .jp-ToolbarButtonComponent:has-text('Validate')")
+    assert validate.count() > 0, \
+        "the Validate button is missing from the notebook toolbar"
 
 
 def _ran(source: str, *outputs, count: int | None = 1):
@@ -163,3 +198,19 @@ def test_run_problems_accepts_exactly_the_students_open_work():
     assert any("ZeroDivisionError: division by zero" in p for p in problems)
     assert any("1 code cell(s) did not run" in p and "cells 2" in p for p in problems)
     assert any("cell 3" in p and "is not a self-check" in p for p in problems)
+
+
+def test_run_problems_sees_displayed_check_lines_once():
+    """Self-check lines are display outputs now; an Out[n] echo, a repeated line or stderr is a problem."""
+    from nbformat.v4 import new_notebook, new_output
+
+    line = lambda text: new_output("display_data", data={"text/plain": text, "text/html": f"<b>{text}</b>"})  # noqa: E731
+    good = new_notebook(cells=[_ran("# Self-check (1 point)\ncheck_exercise('f', f)", line("PASSED  f: ok."))])
+    assert labdriver.run_problems(good, student=False) == []
+    assert "must print NOT YET" in " ".join(labdriver.run_problems(good, student=True))
+    echoed = new_notebook(cells=[_ran("# Self-check (1 point)\ncheck(f)", line("PASSED  f: ok."),
+                                      new_output("execute_result", data={"text/plain": "PASSED  f: ok."},
+                                                 execution_count=1))])
+    assert "shows its result twice" in " ".join(labdriver.run_problems(echoed, student=False))
+    noisy = new_notebook(cells=[_ran("x = 1", new_output("stream", name="stderr", text="RuntimeWarning: overflow\n"))])
+    assert "stderr strip" in " ".join(labdriver.run_problems(noisy, student=False))

@@ -1,8 +1,10 @@
-"""The widget pattern: a static figure at the defaults, then a redraw on every change."""
+"""The widget pattern: controls, then one figure at the defaults, updated in place on every change."""
 
+import IPython
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import pytest
+from IPython.testing.globalipapp import start_ipython
 
 from lecturekit.interactive import interactive_figure
 
@@ -24,6 +26,37 @@ def test_static_figure_then_redraw_on_change():
     menu.value = "b"
     assert calls == [(0.5, "a"), (0.75, "a"), (0.75, "b")]
     assert "lecturekit-widget" in box._dom_classes
+    assert plt.get_fignums() == []          # every drawn figure is closed (no leak, no extra display)
+
+
+def test_one_figure_output_updated_in_place_in_ipython():
+    """In a kernel: one widget output, one figure output with a display id; a change updates that id."""
+    shell = start_ipython() or IPython.get_ipython()
+    from IPython.core.interactiveshell import InteractiveShell
+    published = []
+    pub = shell.display_pub
+    original = pub.publish
+
+    def record(data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
+        published.append((sorted(data), (transient or {}).get("display_id"), update))
+    pub.publish = record
+    try:
+        slider = widgets.FloatSlider(value=1.0, min=0, max=2)
+
+        def draw(a):
+            fig, ax = plt.subplots()
+            ax.plot([0, 1], [0, a])
+            return fig
+        box = interactive_figure(draw, a=slider, return_box=True)
+        slider.value = 1.5
+    finally:
+        pub.publish = original
+    assert isinstance(shell, InteractiveShell)
+    figures = [p for p in published if p[1] is not None]     # the figure outputs carry a display id
+    assert len(published) == 3 and published[0][1] is None   # the controls first, without an id
+    assert len(figures) == 2 and figures[0][1] is not None
+    assert figures[0][1] == figures[1][1] and figures[0][2] is False and figures[1][2] is True
+    assert box.live_figure.n_draws == 2
 
 
 def test_bad_controls_are_named():

@@ -60,7 +60,8 @@ def _tiny_part() -> nbformat.NotebookNode:
                       "    ### END SOLUTION"),
         new_code_cell('# Self-check (1 points)\ncheck_close("triple", lambda: triple(1.0), 3.0)\n'
                       "### BEGIN HIDDEN TESTS\nassert triple(-2.0) == -6.0\n### END HIDDEN TESTS"),
-        new_markdown_cell("<!-- answer: why (1 points) -->\nWhy?\n\n### BEGIN SOLUTION\nLinearity of scaling.\n"
+        new_markdown_cell("<!-- question: why -->\nWhy?"),
+        new_markdown_cell("<!-- answer: why (1 points) -->\n### BEGIN SOLUTION\nLinearity of scaling.\n"
                           "### END SOLUTION"),
     ])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -13,7 +13,8 @@ from lecturekit.course import release
 EXERCISE = 'def square(x):\n    """Return x squared."""\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION'
 CHECK = ('# Self-check (2 points)\ncheck_close("square", lambda: square(3), 9)\n'
          '### BEGIN HIDDEN TESTS\nassert square(-2) == 4\n### END HIDDEN TESTS')
-ANSWER = "<!-- answer: why_square (3 points) -->\n**Why?**\n\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION"
+QUESTION = "<!-- question: why_square -->\n**Why?**"
+ANSWER = "<!-- answer: why_square (3 points) -->\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION"
 
 
 def small_notebook(*cells):
@@ -21,11 +22,14 @@ def small_notebook(*cells):
 
 
 def test_markers_become_nbgrader_metadata():
-    nb = small_notebook(new_code_cell(EXERCISE), new_code_cell(CHECK), new_markdown_cell(ANSWER),
-                        new_code_cell("print(1)"))
-    nb.cells[4].metadata["nbgrader"] = {"grade": True}  # stale metadata on an ordinary cell is removed
+    nb = small_notebook(new_code_cell(EXERCISE), new_code_cell(CHECK), new_markdown_cell(QUESTION),
+                        new_markdown_cell(ANSWER), new_code_cell("print(1)"))
+    nb.cells[5].metadata["nbgrader"] = {"grade": True}  # stale metadata on an ordinary cell is removed
     out = release.annotate_notebook(nb)
     meta = [c.metadata.get("nbgrader") for c in out.cells]
+    question = meta.pop(3)
+    assert question == {"schema_version": 3, "grade_id": "question_why_square", "task": False,
+                        "solution": False, "grade": False, "locked": True}
     assert meta[0] is None and meta[4] is None
     assert meta[1] == {"schema_version": 3, "grade_id": "square", "task": False,
                        "solution": True, "grade": False, "locked": False}
@@ -50,6 +54,13 @@ def test_second_check_of_an_exercise_gets_its_own_id():
     ([new_code_cell("x = 1\n### BEGIN HIDDEN TESTS\nassert x\n### END HIDDEN TESTS")], "neither an exercise"),
     ([new_code_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")], "needs a `def name"),
     ([new_markdown_cell("<!-- answer: a (1 point) -->\nno markers")], "model answer"),
+    ([new_markdown_cell(ANSWER)], "needs its question in the markdown cell just above"),
+    ([new_markdown_cell(QUESTION.replace("why_square", "other")), new_markdown_cell(ANSWER)], "needs its question"),
+    ([new_markdown_cell(QUESTION), new_markdown_cell("text"), new_markdown_cell(ANSWER)], "needs its question"),
+    ([new_markdown_cell(QUESTION)], "'why_square' has no answer cell"),
+    ([new_markdown_cell(QUESTION), new_markdown_cell(ANSWER.replace("-->", "-->\n**Why?**"))], "only its marker"),
+    ([new_markdown_cell(QUESTION), new_markdown_cell(ANSWER + "\n## Next section")], "only its marker"),
+    ([new_markdown_cell(QUESTION + "\n### BEGIN SOLUTION\nx\n### END SOLUTION")], "holds solution markers"),
 ])
 def test_inconsistent_markers_are_refused_with_a_reason(cells, message):
     with pytest.raises(release.ReleaseError, match=message):

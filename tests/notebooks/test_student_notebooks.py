@@ -24,7 +24,11 @@ PARTS = release.list_parts(ROOT)
 
 
 def _text(cell) -> str:
-    return "".join(out.get("text", "") for out in cell.get("outputs", []) if out.get("output_type") == "stream")
+    """What a cell showed as text: its printed lines and the plain-text form of what it displayed
+    (self-checks display one rich line each)."""
+    return "".join(out.get("text", "") if out.get("output_type") == "stream"
+                   else out.get("data", {}).get("text/plain", "") + "\n"
+                   for out in cell.get("outputs", []) if out.get("output_type") in ("stream", "display_data"))
 
 
 @pytest.fixture(scope="module", params=PARTS)
