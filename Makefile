@@ -42,7 +42,7 @@ lab: $(VENV)/.installed jupyter-settings
 instructor: $(VENV)/.installed jupyter-settings
 	JUPYTER_CONFIG_PATH="$(SETTINGS)/instructor$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH),)" $(BIN)/jupyter lab $(LAB_ARGS)
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed jupyter-settings
 	$(BIN)/python -m pytest tests solutions --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
