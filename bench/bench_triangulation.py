@@ -48,8 +48,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 import numpy as np  # noqa: E402
 
-from lecturekit.triangulation import bayes3d
 from lecturekit import datasets, geometry, metrics, synth, triangulation  # noqa: E402
+from lecturekit.triangulation import bayes3d
 
 try:
     import aniposelib
@@ -191,8 +191,9 @@ def accuracy(n_frames: int, lines: list[str], record: dict) -> None:
                 start = time.perf_counter()
                 est = fn()
                 seconds = time.perf_counter() - start
-            table.setdefault(name, []).append((metrics.mpe(est, x), metrics.mpe(est, x, procrustes=True), seconds,
-                                               float(np.isnan(est[..., 0]).mean())))
+            table.setdefault(name, []).append((metrics.mpe(est, x, missing="exclude"),
+                                               metrics.mpe(est, x, procrustes=True, missing="exclude"), seconds,
+                                               1.0 - metrics.coverage(est, x)))
     lines.append("realised outlier + swap fraction of observed detections: "
                  + ", ".join(f"{r:.3f}" for r in realised))
     lines.append(header)

@@ -164,7 +164,8 @@ def export_course(course: Path | str, out_dir: Path | str, formats: Sequence[str
 def main(argv: Sequence[str] | None = None) -> int:
     """``lecturekit export [NOTEBOOK ...] [--out exports] [--pdf] [--course .]``."""
     parser = argparse.ArgumentParser(prog="lecturekit export", description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="*", help="notebooks to export (default: every notebooks/<part>/<part>.ipynb)")
+    parser.add_argument("notebooks", nargs="*",
+                        help="notebooks to export (default: every notebooks/<part>/<part>.ipynb)")
     parser.add_argument("--course", default=".", help="course folder holding notebooks/ (default: .)")
     parser.add_argument("--out", default="exports", help="output folder (default: exports/, git-ignored)")
     parser.add_argument("--pdf", action="store_true", help="also write PDF (needs the system's chromium)")

@@ -257,7 +257,8 @@ def detect_keypoint(prob_map) -> np.ndarray:
     return np.array([col, row], dtype=float)
 
 
-def course_patch_problem(keypoint: str = "nose", patch_shape=(15, 15), *, n_train_frames: int = 300, hard_fraction: float = 0.0,
+def course_patch_problem(keypoint: str = "nose", patch_shape=(15, 15), *, n_train_frames: int = 300,
+                         hard_fraction: float = 0.0,
                          n_negatives: int = 45, jitter: int = 1, min_distance: float = 5.0, seed: int = 0) -> dict:
     """The course's patch problem, built from the virtual rodent's ``datasets.load("frames")``.
 

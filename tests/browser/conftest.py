@@ -23,7 +23,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import labdriver  # noqa: E402
-
 from labdriver import COURSE, ROOT, SOLUTION_SUFFIX, WELCOME, course_parts  # noqa: E402
 
 SCREENSHOTS = ROOT / "screenshots"

@@ -19,10 +19,9 @@ import hashlib
 import time
 from pathlib import Path
 
+import labdriver
 import nbformat
 import pytest
-
-import labdriver
 from labdriver import COURSE, ROOT, RUN_TIMEOUT_S, SOLUTION_SUFFIX, WELCOME, course_parts
 
 pytestmark = pytest.mark.browser

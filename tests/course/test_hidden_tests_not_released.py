@@ -47,7 +47,8 @@ def find_leaks(released, solution) -> list[str]:
                 leaks.append(f"cell {i}: marker {marker!r}")
     shown = _by_grade_id(released)
     for grade_id, source in _by_grade_id(solution).items():
-        secret = _blocks(source, "BEGIN SOLUTION", "END SOLUTION") + _blocks(source, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+        secret = (_blocks(source, "BEGIN SOLUTION", "END SOLUTION")
+                  + _blocks(source, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"))
         student_lines = {line.strip() for line in shown.get(grade_id, "").splitlines()}
         leaks += [f"{grade_id}: {line!r}" for line in secret if line in student_lines]
     return leaks

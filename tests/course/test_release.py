@@ -41,14 +41,16 @@ def test_markers_become_nbgrader_metadata():
 
 
 def test_second_check_of_an_exercise_gets_its_own_id():
-    nb = small_notebook(new_code_cell(EXERCISE), new_code_cell(CHECK), new_code_cell(CHECK.replace("2 points", "1 point")))
+    nb = small_notebook(new_code_cell(EXERCISE), new_code_cell(CHECK),
+                        new_code_cell(CHECK.replace("2 points", "1 point")))
     ids = [c.metadata["nbgrader"]["grade_id"] for c in release.annotate_notebook(nb).cells[1:]]
     assert ids == ["square", "check_square", "check_square_2"]
 
 
 @pytest.mark.parametrize("cells, message", [
     ([new_code_cell(EXERCISE)], "has no self-check"),
-    ([new_code_cell(EXERCISE), new_code_cell(EXERCISE.replace("square", "cube")), new_code_cell(CHECK)], "'square' has no self-check"),
+    ([new_code_cell(EXERCISE), new_code_cell(EXERCISE.replace("square", "cube")), new_code_cell(CHECK)],
+     "'square' has no self-check"),
     ([new_code_cell(CHECK)], "before any exercise"),
     ([new_code_cell(EXERCISE), new_code_cell(CHECK), new_code_cell(EXERCISE), new_code_cell(CHECK)], "used twice"),
     ([new_code_cell("x = 1\n### BEGIN HIDDEN TESTS\nassert x\n### END HIDDEN TESTS")], "neither an exercise"),

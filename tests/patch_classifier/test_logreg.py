@@ -1,4 +1,4 @@
-"""lecturekit.patch_classifier.logreg, lecturekit.patch_classifier.gradcheck and the notebook-01 figures, against independent oracles
+"""lecturekit.patch_classifier.logreg, .gradcheck and the notebook-01 figures, against independent oracles
 (torch.autograd, scipy.special, finite differences) and against the solution notebook's inline code."""
 
 from __future__ import annotations
