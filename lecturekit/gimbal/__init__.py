@@ -2,13 +2,13 @@
 
 ``vmf`` (von Mises-Fisher on S^2), ``hmm`` (FFBS over pose states), ``model`` (parameters,
 generative sampling, fitting the prior), ``sampler`` (the Gibbs sampler with an explicit state
-and submodel switches), ``diagnostics`` (R-hat, ESS, interval coverage).
+and submodel switches), ``diagnostics`` (ArviZ R-hat and ESS, interval coverage).
 """
 
 from . import comparison, diagnostics, hmm, model, sampler, vmf
 from .model import GimbalParams, fit_gimbal, fit_observation_model, sample_gimbal, uniform_direction_params
-from .sampler import GibbsState, GimbalSampler, run_chains
+from .sampler import GibbsState, GimbalSampler, dispersed_starts, run_chains
 
 __all__ = ["vmf", "hmm", "model", "sampler", "diagnostics", "GimbalParams", "fit_gimbal", "fit_observation_model",
-           "sample_gimbal", "uniform_direction_params", "GibbsState", "GimbalSampler", "run_chains",
+           "sample_gimbal", "uniform_direction_params", "GibbsState", "GimbalSampler", "dispersed_starts", "run_chains",
            "comparison"]

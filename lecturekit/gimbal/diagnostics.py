@@ -1,70 +1,75 @@
-"""MCMC diagnostics for the Gibbs sampler (lecture: "GIMBAL yields posterior distributions"):
-split R-hat (Gelman et al., BDA3 sec. 11.4) and effective sample size (Geyer's initial
-monotone sequence over the multi-chain autocorrelation, as in Stan).
+"""MCMC diagnostics for the Gibbs sampler (lecture: "GIMBAL yields posterior distributions"),
+read the way practitioners read them: with ArviZ.
 
-chains: (M, N, ...) draws of M chains of N iterations; diagnostics are computed per trailing
-element, vectorised.
+A thin layer: :func:`to_inference_data` turns the sampler's stacked chains into an
+``arviz.InferenceData``; :func:`rhat` is ArviZ's rank-normalised split R-hat and :func:`ess` its
+bulk (or tail) effective sample size (Vehtari, Gelman, Simpson, Carpenter & Buerkner, Bayesian
+Analysis 2021), both vectorised over the trailing axes of (M chains, N draws, ...) arrays.
+:func:`interval_coverage` scores credible intervals against a known truth.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-__all__ = ["split_rhat", "effective_sample_size", "autocorrelation", "interval_coverage"]
+__all__ = ["import_arviz", "to_inference_data", "rhat", "ess", "interval_coverage"]
 
 
-def _check_chains(chains, min_draws: int = 4) -> np.ndarray:
+def import_arviz():
+    """Import ArviZ without its once-a-day FutureWarning about a coming refactor (it would appear
+    as stderr in the notebooks)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        import arviz
+    return arviz
+
+
+def check_chains(chains, name: str = "chains", min_draws: int = 4) -> np.ndarray:
+    """chains as a float array (M chains, N draws, ...), validated: >= 2 axes, >= min_draws draws,
+    finite."""
     x = np.asarray(chains, dtype=float)
     if x.ndim < 2:
-        raise ValueError(f"chains: expected shape (M chains, N draws, ...), got {x.shape}")
+        raise ValueError(f"{name}: expected shape (M chains, N draws, ...), got {x.shape}")
     if x.shape[1] < min_draws:
-        raise ValueError(f"chains: expected at least {min_draws} draws per chain, got {x.shape[1]}")
+        raise ValueError(f"{name}: expected at least {min_draws} draws per chain, got {x.shape[1]}")
     if not np.all(np.isfinite(x)):
-        raise ValueError("chains: contains NaN or infinity")
+        raise ValueError(f"{name}: contains NaN or infinity")
     return x
 
 
-def split_rhat(chains) -> np.ndarray:
-    """Split R-hat: each chain halved, then sqrt(var+ / W). chains: (M, N, ...) -> (...)."""
-    x = _check_chains(chains)
-    n = x.shape[1] // 2
-    x = np.concatenate([x[:, :n], x[:, -n:]], axis=0)        # (2M, n, ...)
-    means = x.mean(axis=1)
-    W = x.var(axis=1, ddof=1).mean(axis=0)
-    B = n * means.var(axis=0, ddof=1)
-    var_plus = (n - 1) / n * W + B / n
-    return np.sqrt(var_plus / np.where(W > 0, W, np.nan))
+def to_inference_data(draws: dict):
+    """ArviZ InferenceData (posterior group) from a dict name -> (M chains, N draws, ...) array.
+
+    Every array must share M and N; trailing axes become ArviZ dimensions ``<name>_dim_i``."""
+    if not isinstance(draws, dict) or not draws:
+        raise ValueError("draws: expected a non-empty dict name -> (M chains, N draws, ...) array")
+    arrays = {name: check_chains(v, f"draws[{name!r}]") for name, v in draws.items()}
+    shapes = {v.shape[:2] for v in arrays.values()}
+    if len(shapes) != 1:
+        raise ValueError(f"draws: every array needs the same (M chains, N draws), got {sorted(shapes)}")
+    return import_arviz().from_dict(posterior=arrays)
 
 
-def autocorrelation(x) -> np.ndarray:
-    """Autocorrelation along axis 1 of (M, N, ...) by FFT, normalised to 1 at lag 0 -> (M, N, ...)."""
-    x = _check_chains(x, 2)
-    N = x.shape[1]
-    xc = x - x.mean(axis=1, keepdims=True)
-    size = 2 ** int(np.ceil(np.log2(2 * N)))
-    f = np.fft.rfft(xc, n=size, axis=1)
-    acov = np.fft.irfft(f * np.conj(f), n=size, axis=1)[:, :N] / N
-    return acov / np.where(acov[:, :1] > 0, acov[:, :1], 1.0)
+def rhat(chains) -> np.ndarray:
+    """ArviZ's rank-normalised split R-hat of (M chains, N draws, ...) -> (...); about 1 when
+    the chains agree, > 1.01-1.05 when they have not mixed."""
+    x = check_chains(chains)
+    az = import_arviz()
+    flat = x.reshape(x.shape[:2] + (-1,))
+    return np.asarray(az.rhat(az.convert_to_dataset({"q": flat}))["q"].values).reshape(x.shape[2:])
 
 
-def effective_sample_size(chains) -> np.ndarray:
-    """Multi-chain ESS (Stan's formula): M N / (1 + 2 sum rho_t), with Geyer's initial positive
-    and monotone pair sums truncating the sum. chains: (M, N, ...) -> (...)."""
-    x = _check_chains(chains)
-    M, N = x.shape[:2]
-    acov = autocorrelation(x) * x.var(axis=1)[:, None]        # biased autocovariance per chain
-    W = x.var(axis=1, ddof=1).mean(axis=0)
-    var_plus = W * (N - 1) / N + (x.mean(axis=1).var(axis=0, ddof=1) if M > 1 else 0.0)
-    rho = 1.0 - (W - acov.mean(axis=0)) / np.where(var_plus > 0, var_plus, np.nan)   # (N, ...)
-    rho[0] = 1.0
-    n_pairs = N // 2
-    pairs = rho[: 2 * n_pairs].reshape((n_pairs, 2) + rho.shape[1:]).sum(axis=1)      # Gamma_m
-    positive = np.cumprod(pairs > 0, axis=0).astype(bool)      # initial positive sequence
-    mono = np.minimum.accumulate(np.where(positive, pairs, np.inf), axis=0)
-    mono = np.where(positive, mono, 0.0)
-    tau = -1.0 + 2.0 * mono.sum(axis=0)
-    tau = np.maximum(tau, 1.0 / np.log10(M * N))
-    return M * N / tau
+def ess(chains, kind: str = "bulk") -> np.ndarray:
+    """ArviZ's effective sample size (kind "bulk" or "tail") of (M chains, N draws, ...) -> (...),
+    in draws of all chains together."""
+    if kind not in ("bulk", "tail"):
+        raise ValueError(f"kind: expected 'bulk' or 'tail', got {kind!r}")
+    x = check_chains(chains)
+    az = import_arviz()
+    flat = x.reshape(x.shape[:2] + (-1,))
+    return np.asarray(az.ess(az.convert_to_dataset({"q": flat}), method=kind)["q"].values).reshape(x.shape[2:])
 
 
 def interval_coverage(samples, truth, level: float = 0.9) -> float:

@@ -45,7 +45,7 @@ from .hmm import ffbs, sample_transition_matrix
 from .model import GimbalParams, bone_directions, rotate_about_z, tree_depths
 from .vmf import natural_to_mean, sample_vmf_unchecked, vmf_log_normalizer
 
-__all__ = ["GibbsState", "GimbalSampler", "Projection", "run_chains"]
+__all__ = ["GibbsState", "GimbalSampler", "Projection", "dispersed_starts", "run_chains"]
 
 
 class Projection(NamedTuple):
@@ -614,9 +614,9 @@ class GimbalSampler:
         accept = []
         iterator = range(int(n_sweeps))
         if progress:
-            from tqdm.std import tqdm  # text bar: no widget state stored in notebooks
+            from tqdm.auto import tqdm  # a notebook bar in Jupyter (no stderr text), a text bar elsewhere
 
-            iterator = tqdm(iterator, desc="Gibbs sweeps", leave=False, mininterval=1.0, ncols=80)
+            iterator = tqdm(iterator, desc="Gibbs sweeps", leave=False, mininterval=1.0)
         for i in iterator:
             state = self.step(state, rng)
             accept.append(state.accept_rate)
@@ -629,20 +629,46 @@ class GimbalSampler:
         return state, out
 
 
+def dispersed_starts(positions, n_chains: int, scale: float, rng: np.random.Generator) -> np.ndarray:
+    """Over-dispersed starting positions for n_chains chains, as practitioners start MCMC:
+    each chain's start is positions (T, K, 3) mm (NaN filled by triangulation.interpolate_missing)
+    shifted as a whole by N(0, scale^2 I) and every keypoint jittered by N(0, (scale/2)^2 I);
+    scale in mm (a few bone lengths). Returns (n_chains, T, K, 3) mm."""
+    x = np.asarray(positions, dtype=float)
+    if x.ndim != 3 or x.shape[-1] != 3:
+        raise ValueError(f"positions: expected shape (T, K, 3), got {x.shape}")
+    if int(n_chains) < 1:
+        raise ValueError(f"n_chains: expected >= 1, got {n_chains}")
+    if not np.isfinite(scale) or scale < 0:
+        raise ValueError(f"scale: expected a spread >= 0 mm, got {scale!r}")
+    x = interpolate_missing(x)
+    shift = rng.normal(0.0, scale, (int(n_chains), 1, 1, 3))
+    jitter = rng.normal(0.0, scale / 2, (int(n_chains),) + x.shape)
+    return x[None] + shift + jitter
+
+
 def run_chains(params: GimbalParams, cameras, observations, init_positions, *, n_chains: int = 2,
                n_sweeps: int = 100, burn_in: int = 50, thin: int = 1, seed: int = 0, progress: bool = True,
-               **switches):
-    """Run independent chains from the same start (robust triangulation), each with its own seed.
+               newton_steps: int = 5, **switches):
+    """Run independent chains, each with its own seed.
 
-    init_positions: (T, K, 3) mm (NaN allowed). switches: GimbalSampler keywords (temporal,
-    outlier_model, infer_heading, ...). Returns dict: positions (M, N, T, K, 3) float32, states
-    (M, N, T), heading (M, N, T), accept_rate (M, n_sweeps), final (list of GibbsState).
+    init_positions: (T, K, 3) mm, the same start for every chain (e.g. robust triangulation), or
+    (n_chains, T, K, 3) mm, one start per chain (e.g. :func:`dispersed_starts`); NaN allowed.
+    newton_steps: Gauss-Newton polishing steps of each start (GimbalSampler.initial_state).
+    switches: GimbalSampler keywords (temporal, outlier_model, infer_heading, ...). Returns dict:
+    positions (M, N, T, K, 3) float32, states (M, N, T), heading (M, N, T), accept_rate
+    (M, n_sweeps), final (list of GibbsState).
     """
     sampler = GimbalSampler(params, cameras, observations, **switches)
+    starts = np.asarray(init_positions, dtype=float)
+    if starts.ndim == 3:
+        starts = np.broadcast_to(starts, (int(n_chains),) + starts.shape)
+    elif starts.ndim != 4 or starts.shape[0] != int(n_chains):
+        raise ValueError(f"init_positions: expected shape (T, K, 3) or ({int(n_chains)}, T, K, 3), got {starts.shape}")
     per_chain, finals = [], []
     for m in range(int(n_chains)):
         rng = np.random.default_rng([seed, m])
-        state = sampler.initial_state(init_positions, rng)
+        state = sampler.initial_state(starts[m], rng, newton_steps=newton_steps)
         state, out = sampler.run(state, n_sweeps, rng, burn_in=burn_in, thin=thin, progress=progress)
         per_chain.append(out)
         finals.append(state)

@@ -11,6 +11,7 @@ from lecturekit.gimbal import (
     GimbalSampler,
     comparison,
     diagnostics,
+    dispersed_starts,
     fit_gimbal,
     model,
     run_chains,
@@ -357,22 +358,84 @@ def test_validation_messages():
     with pytest.raises(ValueError, match="heading"):
         fit_gimbal(np.zeros((5, 6, 3)), PARENTS, 1, np.random.default_rng(0))
     with pytest.raises(ValueError, match="chains"):
-        diagnostics.split_rhat(np.zeros(5))
+        diagnostics.rhat(np.zeros(5))
 
 
-def test_diagnostics_on_known_chains():
+def rank_normalised_split_rhat(x):
+    """Independent oracle: Vehtari et al. (2021) eq. 4-5 written out for (M, N) chains: split the
+    chains, rank-normalise (Blom's offset 3/8), classic R-hat; the same on the folded draws
+    |x - median|; the larger of the two."""
+    def classic(z):
+        n = z.shape[1]
+        W = z.var(axis=1, ddof=1).mean()
+        B = n * z.mean(axis=1).var(ddof=1)
+        return np.sqrt(((n - 1) / n * W + B / n) / W)
+
+    def normal_scores(z):
+        ranks = stats.rankdata(z, method="average").reshape(z.shape)
+        return stats.norm.ppf((ranks - 3 / 8) / (z.size + 1 / 4))
+
+    n = x.shape[1] // 2
+    split = np.concatenate([x[:, :n], x[:, -n:]], axis=0)
+    folded = np.abs(split - np.median(split))
+    return max(classic(normal_scores(split)), classic(normal_scores(folded)))
+
+
+def test_arviz_diagnostics_on_chains_with_known_answers():
     rng = np.random.default_rng(12)
     phi, M, N = 0.7, 4, 3000
-    e = rng.standard_normal((M, N, 50))
+    e = rng.standard_normal((M, N, 20))
     x = np.zeros_like(e)
     x[:, 0] = e[:, 0] / np.sqrt(1 - phi**2)
     for t in range(1, N):
         x[:, t] = phi * x[:, t - 1] + e[:, t]
-    ess = diagnostics.effective_sample_size(x)
-    assert abs(ess.mean() / (M * N * (1 - phi) / (1 + phi)) - 1) < 0.1
-    assert np.all(diagnostics.split_rhat(x) < 1.02)
-    x[0] += 3.0
-    assert np.all(diagnostics.split_rhat(x) > 1.1)
+    ess = diagnostics.ess(x)
+    assert ess.shape == (20,)
+    assert abs(ess.mean() / (M * N * (1 - phi) / (1 + phi)) - 1) < 0.1     # AR(1): ESS = MN (1 - phi) / (1 + phi)
+    rhat = diagnostics.rhat(x)
+    assert np.all(rhat < 1.01)
+    x[0] += 3.0                                                           # one chain stuck elsewhere
+    rhat = diagnostics.rhat(x)
+    assert np.all(rhat > 1.1)
+    oracle = np.array([rank_normalised_split_rhat(x[..., q]) for q in range(3)])
+    assert np.allclose(rhat[:3], oracle, rtol=1e-6)
+    # trailing shapes are kept; the tail ESS is a different quantity from the bulk ESS
+    y = rng.standard_normal((4, 200, 2, 3))
+    assert diagnostics.rhat(y).shape == (2, 3) and diagnostics.ess(y, kind="tail").shape == (2, 3)
+    idata = diagnostics.to_inference_data({"a": y, "b": y[..., 0]})
+    assert idata.posterior["a"].shape == (4, 200, 2, 3)
+    with pytest.raises(ValueError, match="same"):
+        diagnostics.to_inference_data({"a": y, "b": y[:2]})
+    with pytest.raises(ValueError, match="kind"):
+        diagnostics.ess(y, kind="median")
+
+
+def test_dispersed_starts_and_one_start_per_chain():
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 30, (50, len(PARENTS), 3))
+    x[4, 2] = np.nan
+    starts = dispersed_starts(x, 400, 20.0, np.random.default_rng(0))
+    assert starts.shape == (400,) + x.shape and np.all(np.isfinite(starts))
+    offset = starts - np.where(np.isfinite(x), x, 0.0)
+    shift = offset[:, :, :2].mean(axis=(1, 2))                            # per chain: whole-skeleton shift
+    assert abs(shift.std() / 20.0 - 1) < 0.12                              # N(0, scale^2) per axis
+    jitter = offset[:, 10:] - offset[:, 10:].mean(axis=(1, 2), keepdims=True)
+    assert abs(jitter.std() / 10.0 - 1) < 0.05                             # N(0, (scale/2)^2)
+    with pytest.raises(ValueError, match="scale"):
+        dispersed_starts(x, 2, -1.0, rng)
+    p = _params()
+    cams = _cameras()
+    d = sample_gimbal(p, 6, cams, np.random.default_rng(14))
+    far = np.stack([d["positions"], d["positions"] + 60.0])               # chain 1 starts 60 mm away per axis
+    out = run_chains(p, cams, d["observations"], far, n_chains=2, n_sweeps=1, burn_in=0, progress=False,
+                     newton_steps=0)
+    same = run_chains(p, cams, d["observations"], far[0], n_chains=2, n_sweeps=1, burn_in=0, progress=False,
+                      newton_steps=0)
+    gap_far = np.abs(out["positions"][1, 0] - out["positions"][0, 0]).mean()
+    gap_same = np.abs(same["positions"][1, 0] - same["positions"][0, 0]).mean()
+    assert gap_far > 10 * gap_same
+    with pytest.raises(ValueError, match="init_positions"):
+        run_chains(p, cams, d["observations"], far, n_chains=3, n_sweeps=1, progress=False)
 
 
 def test_widget_figures_draw_and_validate():
@@ -399,12 +462,26 @@ def test_widget_figures_draw_and_validate():
     plt.close(fig)
     with pytest.raises(ValueError, match="t: expected a frame"):
         gw.draw_posterior_frame(9, samples=samples, cameras=cams, observations=obs, parents=PARENTS, names=["a"] * K)
-    fig = gw.plot_traces(rng.normal(size=(2, 10, 3)), labels=["a", "b", "c"])
-    assert len(fig.axes) == 3
+    fig = gw.plot_traces(rng.normal(size=(2, 10, 3)), labels=["a", "b", "c"], burn_in=4)
+    assert len(fig.axes) == 6                                             # trace and rank plot per quantity
     plt.close(fig)
-    fig = gw.plot_credible_intervals(samples, samples[0], 1)
+    with pytest.raises(ValueError, match="burn_in"):
+        gw.plot_traces(rng.normal(size=(2, 10, 3)), burn_in=8)
+    fig = gw.plot_credible_intervals(samples, samples[0], 1, estimate=samples[1], n_clean=np.arange(4))
+    assert len(fig.axes) == 5                                             # x, y, z, width + its twin
     plt.close(fig)
-    fig = gw.plot_state_behaviour(np.array([0, 1, 1]), np.array([0, 2, 2]), ("a", "b", "c"), 2)
+    with pytest.raises(ValueError, match="samples"):
+        gw.plot_credible_intervals(samples[0], samples[0], 1)
+    states, behaviour = rng.integers(0, 2, 40), rng.integers(0, 3, 40)
+    fig = gw.plot_state_behaviour(states, behaviour, ("a", "b", "c"), 2)
+    shown = {(round(t.get_position()[1]), round(t.get_position()[0])): int(t.get_text()) for t in fig.axes[0].texts}
+    assert all(shown[s, b] == np.sum((states == s) & (behaviour == b)) for s in range(2) for b in range(3))
+    assert len(fig.axes) == 2                                             # the matrix and its colour bar
+    plt.close(fig)
+    with pytest.raises(ValueError, match="states, behaviour"):
+        gw.plot_state_behaviour(states, behaviour[:5], ("a", "b", "c"), 2)
+    fig = gw.plot_estimate_errors({"RANSAC": samples[1], "Model 2": samples[2]}, samples[0], PARENTS)
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2
     plt.close(fig)
     with pytest.raises(ValueError, match="traces"):
         gw.plot_traces(np.zeros((3, 4)))
@@ -444,3 +521,15 @@ def test_compare_methods_scores_every_method_with_gaps_in_the_triangulation():
     assert {"DLT", "RANSAC", "GIMBAL", "GIMBAL, fixed heading"} <= set(rows)
     assert all(np.isfinite(raw) and np.isfinite(rpa) for raw, rpa in rows.values())
     assert posterior["GIMBAL"].shape == (2, 6, len(PARENTS), 3)
+    # a model run beforehand with the same settings is scored, not run again: same row
+    again, _ = comparison.compare_methods(cams, y, d["positions"], p, p, p, n_sweeps=2, burn_in=0, progress=False,
+                                          include_models01=False,
+                                          precomputed={comparison.MODEL2: posterior[comparison.MODEL2]})
+    assert again[comparison.MODEL2] == rows[comparison.MODEL2]
+    shifted, _ = comparison.compare_methods(cams, y, d["positions"], p, p, p, n_sweeps=2, burn_in=0, progress=False,
+                                            include_models01=False,
+                                            precomputed={comparison.MODEL2: posterior[comparison.MODEL2] + 5.0})
+    assert shifted[comparison.MODEL2][0] > rows[comparison.MODEL2][0] + 1.0
+    with pytest.raises(ValueError, match="precomputed"):
+        comparison.compare_methods(cams, y, d["positions"], p, p, p, n_sweeps=2, progress=False,
+                                   include_models01=False, precomputed={"Model 3": posterior["GIMBAL"]})
