@@ -9,8 +9,11 @@ maps to camera coordinates ``R x + t`` (mm, +z looking forward), then through th
 matrix ``K`` to pixels. Optional radial distortion ``k1`` (as in anipose/aniposelib
 calibrations) scales normalised coordinates by ``1 + k1 r^2`` before ``K`` is applied.
 
-Conventions: world units are millimetres, the world z axis points up, pixel (0, 0) is the
-centre of the top-left pixel, ``image_size`` is ``(width, height)`` as in OpenCV.
+Conventions: world units are millimetres in the course (nothing here assumes it: a rig in
+metres works the same), the world z axis points up, pixel (0, 0) is the centre of the top-left
+pixel, ``image_size`` is ``(width, height)`` as in OpenCV. A calibration whose world is one
+camera's frame (anipose's) is moved to a z-up world by :func:`align_rig_to_floor` (or any
+rotation and shift by :func:`transform_rig`).
 
 A :class:`Rig` stacks C cameras as arrays (K (C, 3, 3), R (C, 3, 3), t (C, 3), k1 (C,)); it holds
 the one projection (:meth:`Rig.project_components`, with its Jacobian) and the one undistortion
@@ -42,6 +45,11 @@ __all__ = [
     "undistort_radius",
     "rodrigues_to_matrix",
     "matrix_to_rodrigues",
+    "check_frames_keypoints",
+    "scene_distance",
+    "WorldAlignment",
+    "transform_rig",
+    "align_rig_to_floor",
 ]
 
 
@@ -582,3 +590,161 @@ def matrix_to_rodrigues(R: np.ndarray) -> np.ndarray:
     from scipy.spatial.transform import Rotation
 
     return Rotation.from_matrix(_as_array(R, "R", (3, 3))).as_rotvec()
+
+
+# shapes of (C, T, K, 2) observations --------------------------------------------------------
+def check_frames_keypoints(points2d: np.ndarray, *, n_keypoints: int | None = None, n_frames: int | None = None,
+                           name: str = "points2d") -> None:
+    """Refuse observations (C, T, K, 2) whose frame and keypoint axes look swapped.
+
+    Args:
+        points2d: (C, T, K, 2) px.
+        n_keypoints: K expected from the skeleton (``len(parents)``), or None (not checked).
+        n_frames: T expected (the recording's frame count), or None (not checked).
+        name: the argument's name in the message.
+
+    Raises:
+        ValueError with one message naming ``name``, the shape and what was expected; when the
+        two axes match the expected sizes the other way round it says they look swapped.
+    """
+    shape = np.shape(points2d)
+    if len(shape) != 4 or shape[-1] != 2:
+        raise ValueError(f"{name}: expected shape (C, T, K, 2) px, got {shape}")
+    T, K = shape[1], shape[2]
+    bad_k = n_keypoints is not None and K != int(n_keypoints)
+    bad_t = n_frames is not None and T != int(n_frames)
+    if not (bad_k or bad_t):
+        return
+    swapped = (n_keypoints is None or T == int(n_keypoints)) and (n_frames is None or K == int(n_frames))
+    expected = f"(C, T{'' if n_frames is None else ' = ' + str(int(n_frames))}, " \
+               f"K{'' if n_keypoints is None else ' = ' + str(int(n_keypoints))}, 2)"
+    hint = (f"; frames and keypoints look swapped: pass {name}.transpose(0, 2, 1, 3)" if swapped else "")
+    raise ValueError(f"{name}: expected shape {expected}, got {shape}{hint}")
+
+
+def scene_distance(cameras, points3d: np.ndarray) -> float:
+    """Median distance from the cameras' centres to the finite points (..., 3) (the scene's
+    length scale, in the rig's units); NaN when no point is finite."""
+    rig = as_rig(cameras)
+    x = check_points3d(points3d).reshape(-1, 3)
+    x = x[np.isfinite(x).all(axis=1)]
+    if not len(x):
+        return float("nan")
+    x = x[:: max(1, len(x) // 2000)]
+    return float(np.median(np.linalg.norm(x[None] - rig.centers[:, None], axis=-1)))
+
+
+# the world frame ---------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class WorldAlignment:
+    """A change of world frame x' = R x + t (a rotation and a translation, no scaling).
+
+    Attributes:
+        rig: the cameras expressed in the new world frame (the same images, the same pixels).
+        R: (3, 3) rotation, old world -> new world.
+        t: (3,) translation, rig units.
+        floor_height: (N,) height above the fitted floor of each point used for the fit (rig
+            units; NaN for points not finite), or None when the frame came from ``up`` alone.
+    """
+
+    rig: Rig
+    R: np.ndarray
+    t: np.ndarray
+    floor_height: np.ndarray | None = None
+
+    def apply(self, points: np.ndarray) -> np.ndarray:
+        """Old-world points (..., 3) -> new-world points (..., 3)."""
+        return check_points3d(points, "points") @ self.R.T + self.t
+
+
+def transform_rig(cameras, R: np.ndarray, t: np.ndarray) -> Rig:
+    """The rig in a new world frame x' = R x + t: each camera's (R_c, t_c) becomes
+    (R_c R^T, t_c - R_c R^T t), so every world point projects to the same pixel as before.
+
+    Args:
+        cameras: C cameras or a Rig. R: (3, 3) rotation (orthonormal, det +1). t: (3,).
+    """
+    rig = as_rig(cameras)
+    R = _as_array(R, "R", (3, 3))
+    t = _as_array(t, "t", (3,))
+    if not np.allclose(R @ R.T, np.eye(3), atol=1e-8) or np.linalg.det(R) < 0:
+        raise ValueError("R: expected a rotation matrix (orthonormal, determinant +1)")
+    Rc = np.einsum("cij,kj->cik", rig.R, R)  # R_c R^T
+    tc = rig.t - Rc @ t
+    return Rig(rig.K, Rc, tc, rig.k1, rig.names, rig.image_sizes)
+
+
+def _rotation_to_z(n: np.ndarray) -> np.ndarray:
+    """The smallest rotation taking the unit vector n (3,) to +z."""
+    z = np.array([0.0, 0.0, 1.0])
+    axis = np.cross(n, z)
+    s, c = np.linalg.norm(axis), float(np.dot(n, z))
+    if s < 1e-12:
+        return np.eye(3) if c > 0 else np.diag([1.0, -1.0, -1.0])
+    return rodrigues_to_matrix(axis / s * np.arctan2(s, c))
+
+
+def align_rig_to_floor(cameras, floor_points: np.ndarray | None = None, *, up=None,
+                       keep_lowest: float = 1.0, iterations: int = 5) -> WorldAlignment:
+    """A world frame with the floor at z = 0 and +z up (what GIMBAL's heading, a rotation about
+    world z, assumes), from points on the floor or from a given up vector.
+
+    The floor is the least-squares plane (smallest singular vector of the centred points) of
+    ``floor_points``; its normal is oriented towards the cameras' mean centre (the cameras look
+    down on the floor). For keypoints that touch the floor only part of the time (paws, a tail
+    tip, triangulated over many frames) pass ``keep_lowest`` < 1: the plane is refitted
+    ``iterations`` times to that fraction of the points lowest above the current plane. The new
+    origin is the floor points' centroid dropped onto the plane; the rotation is the smallest
+    one taking the normal to +z (headings are then measured from the old x axis projected onto
+    the floor).
+
+    Args:
+        cameras: C cameras or a Rig.
+        floor_points: (..., 3) rig units, NaN ignored; at least 3 non-collinear finite points.
+        up: (3,) the up direction in the old world (used when floor_points is None; with
+            floor_points it only orients the normal instead of the cameras). The origin stays.
+        keep_lowest: fraction in (0, 1] of the points kept for each refit.
+        iterations: refits when keep_lowest < 1.
+
+    Returns:
+        :class:`WorldAlignment` (the transformed rig, R, t, heights of the points above the floor).
+    """
+    rig = as_rig(cameras)
+    if floor_points is None and up is None:
+        raise ValueError("floor_points: give points on the floor (..., 3) or an up vector (3,)")
+    if not 0 < keep_lowest <= 1:
+        raise ValueError(f"keep_lowest: expected a fraction in (0, 1], got {keep_lowest}")
+    if up is not None:
+        up = _as_array(up, "up", (3,))
+        if np.linalg.norm(up) == 0:
+            raise ValueError("up: expected a non-zero vector")
+        up = up / np.linalg.norm(up)
+    if floor_points is None:
+        R = _rotation_to_z(up)
+        return WorldAlignment(transform_rig(rig, R, np.zeros(3)), R, np.zeros(3), None)
+    pts = check_points3d(floor_points, "floor_points").reshape(-1, 3)
+    finite = np.isfinite(pts).all(axis=1)
+    x = pts[finite]
+    if len(x) < 3:
+        raise ValueError(f"floor_points: expected at least 3 finite points, got {len(x)}")
+
+    def plane(sel):
+        centre = sel.mean(axis=0)
+        _, sv, vt = np.linalg.svd(sel - centre, full_matrices=False)
+        if sv[1] <= 1e-9 * max(sv[0], 1e-300):
+            raise ValueError("floor_points: the points are collinear; a plane needs points spread in two directions")
+        n = vt[2]
+        toward = up if up is not None else rig.centers.mean(axis=0) - centre
+        return (n if np.dot(n, toward) >= 0 else -n), centre
+
+    normal, centre = plane(x)
+    if keep_lowest < 1:
+        n_keep = max(3, int(np.ceil(keep_lowest * len(x))))
+        for _ in range(int(iterations)):
+            height = (x - centre) @ normal
+            normal, centre = plane(x[np.argsort(height)[:n_keep]])
+    R = _rotation_to_z(normal)
+    t = -R @ centre
+    height = np.full(len(pts), np.nan)
+    height[finite] = (x - centre) @ normal
+    return WorldAlignment(transform_rig(rig, R, t), R, t, height)

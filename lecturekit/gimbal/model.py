@@ -395,15 +395,20 @@ def fit_observation_model(residuals, *, n_iter: int = 200, init_std: float = 3.0
 
 
 def fit_gimbal(positions, parents, n_states: int, rng: np.random.Generator, *, heading=None,
-               heading_keypoints: tuple[int, int] | None = None, sigma_min: float = 2.0, eta_min: float = 1.0,
-               dirichlet: float = 1.0, obs_std: float = 3.0, outlier_std: float = 150.0,
-               outlier_prob=0.1, init_std: float = 500.0, n_iter: int = 100):
+               heading_keypoints: tuple[int, int] | None = None, sigma_min: float | None = None,
+               eta_min: float | None = None, dirichlet: float = 1.0, obs_std: float = 3.0, outlier_std: float = 150.0,
+               outlier_prob=0.1, init_std: float | None = None, n_iter: int = 100):
     """Fit GIMBAL's prior to 3D training motion.
 
-    positions: (T, K, 3) mm; parents: (K,); heading: (T,) rad, or computed from
-    heading_keypoints = (front, back). Directions are rotated into the heading-aligned frame
-    (R(-h_t) u_{t,k}) before the vMF-mixture EM. Returns (GimbalParams, states (T,) the most
-    probable state of each training frame).
+    positions: (T, K, 3) in any length unit (mm, metres: the params come out in the same unit);
+    parents: (K,); heading: (T,) rad, or computed from heading_keypoints = (front, back).
+    Directions are rotated into the heading-aligned frame (R(-h_t) u_{t,k}) before the
+    vMF-mixture EM. The length floors and the first frame's prior default to the training
+    motion's own scale (None), the median bone length b: sigma_min = b / 19, eta_min = b / 38,
+    init_std = b x 500 / 38 (for the virtual rodent, b = 38 mm: the former 2 mm, 1 mm and
+    500 mm); explicit values are used as given.
+    obs_std and outlier_std are px. Returns (GimbalParams, states (T,) the most probable state of
+    each training frame).
     """
     x = np.asarray(positions, dtype=float)
     parents = np.asarray(parents, dtype=int)
@@ -421,6 +426,12 @@ def fit_gimbal(positions, parents, n_states: int, rng: np.random.Generator, *, h
         raise ValueError(f"heading: expected shape ({len(x)},), got {heading.shape}")
     u, length = bone_directions(x, parents)
     nonroot = parents >= 0
+    bone = float(np.median(length[:, nonroot].mean(0))) if nonroot.any() else 0.0
+    if not bone > 0:  # one keypoint, or all bones of length 0: the positions' own spread
+        bone = float(np.std(x)) or 1.0
+    sigma_min = bone / 19.0 if sigma_min is None else sigma_min
+    eta_min = bone / 38.0 if eta_min is None else eta_min
+    init_std = bone * 500.0 / 38.0 if init_std is None else init_std
     rho = np.where(nonroot, length.mean(0), 0.0)
     sigma2 = np.where(nonroot, np.maximum(length.var(0), sigma_min**2), 1.0)
     eta2 = np.maximum(np.mean(np.sum(np.diff(x, axis=0) ** 2, axis=-1), axis=0) / 3.0, eta_min**2)

@@ -204,13 +204,16 @@ class GimbalSampler:
     params: GimbalParams; cameras: a geometry.Rig or list of geometry.Camera (C); observations: (C, T, K, 2) px,
     NaN = missing. Switches: temporal, outlier_model, infer_heading, infer_transition;
     dirichlet: pseudo-count of Lambda's Dirichlet prior; mask: optional (C, T, K) bool, the
-    detections to use (default: every finite one; NaN is never used). Every constant of the model (prior
+    detections to use (default: every finite one; NaN is never used); outlier_prior: optional (C, T, K)
+    prior outlier probability of each observation (e.g. from the detector's confidences, see
+    :func:`lecturekit.triangulation.bayes3d.confidence_outlier_prior`; default params.outlier_prob).
+    Every constant of the model (prior
     precision, tree elimination order, per-parity data blocks) is built here, once.
     """
 
     def __init__(self, params: GimbalParams, cameras, observations, *, temporal: bool = True,
                  outlier_model: bool = True, infer_heading: bool = True, infer_transition: bool = True,
-                 dirichlet: float = 1.0, mask=None):
+                 dirichlet: float = 1.0, mask=None, outlier_prior=None):
         if not isinstance(params, GimbalParams):
             raise TypeError("params: expected a GimbalParams")
         rig = as_rig(cameras)
@@ -233,10 +236,18 @@ class GimbalSampler:
         # values under the mask stay in y (only NaN is zeroed): the likelihood's weights must drop them
         self.y = np.where(np.isfinite(y), y, 0.0)                                     # (C, T, K, 2)
         self.y_components = to_components(self.y)                                     # (2, C, T, K)
-        self.beta = np.broadcast_to(params.outlier_prob, (C, K)).astype(float) if outlier_model \
-            else np.zeros((C, K))
+        if not outlier_model:
+            beta = np.zeros((C, T, K))
+        elif outlier_prior is None:
+            beta = np.broadcast_to(np.broadcast_to(params.outlier_prob, (C, K))[:, None, :], (C, T, K))
+        else:
+            beta = np.asarray(outlier_prior, dtype=float)
+            if beta.shape != (C, T, K) or not np.all((beta > 0) & (beta < 1)):
+                raise ValueError(f"outlier_prior: expected probabilities in (0, 1) of shape {(C, T, K)}, "
+                                 f"got shape {beta.shape}")
+        self.beta = np.ascontiguousarray(beta, dtype=float)                            # (C, T, K)
         with np.errstate(divide="ignore"):
-            self._log_out_const = np.log(self.beta) - 2 * np.log(params.outlier_std)   # (C, K)
+            self._log_out_const = np.log(self.beta) - 2 * np.log(params.outlier_std)   # (C, T, K)
             self._log_in_const = np.log1p(-self.beta) - 2 * np.log(params.obs_std)
         self._build_prior()
         self._build_tree()
@@ -477,8 +488,8 @@ class GimbalSampler:
         r = self.y_components - proj.pixels
         r2 = r[0] * r[0]
         r2 += r[1] * r[1]
-        log_out = self._log_out_const[:, None, :] - r2 / (2 * p.outlier_std**2)
-        log_in = self._log_in_const[:, None, :] - r2 / (2 * p.obs_std**2)
+        log_out = self._log_out_const - r2 / (2 * p.outlier_std**2)
+        log_in = self._log_in_const - r2 / (2 * p.obs_std**2)
         return log_in, log_out
 
     def sample_outliers(self, x, rng, projection: Projection | None = None):
@@ -489,7 +500,7 @@ class GimbalSampler:
             projection = self.project(to_components(x), False)
         log_in, log_out = self._outlier_log_odds(projection)
         prob = 1.0 / (1.0 + np.exp(np.clip(log_in - log_out, -700, 700)))
-        prob = np.where(self.mask & projection.ok, prob, self.beta[:, None, :])
+        prob = np.where(self.mask & projection.ok, prob, self.beta)
         return rng.random(prob.shape) < prob
 
     def direction_conditional(self, x, heading, states):

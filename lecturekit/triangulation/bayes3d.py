@@ -24,6 +24,16 @@ outlier probability of every observation (:func:`outlier_posterior`), the M-step
 with per-observation precisions ``(1 - r)/omega^2 + r/omega_out^2`` (and re-estimates beta).
 
 Pixels are undistorted (k1) first; missing observations (NaN) carry no weight.
+
+**Units.** Pixel quantities (omega, omega_out) are px. The one length, the random-walk step eta,
+is in the rig's units (mm, metres, ...): by default (``eta=None``) it is estimated from the
+robust initial triangulation (:func:`estimate_step`), so that the same scene in millimetres or
+in metres gives the same fit (scaled); an explicit ``eta`` is used as given.
+
+**Detector confidences** (optional, (C, T, K) in [0, 1]) set a per-observation outlier prior
+(:func:`confidence_outlier_prior`): beta_{c,t,k} = clip(2 beta (1 - confidence), 1e-3, 0.5), so
+a confidence of 0.5 keeps the global beta, 1 makes an outlier a priori unlikely (1e-3) and 0
+doubles it.
 """
 
 from __future__ import annotations
@@ -34,39 +44,46 @@ from typing import Sequence
 import numpy as np
 from scipy.linalg import solveh_banded
 
-from ..geometry import Camera, Rig, check_points2d
+from ..geometry import Camera, Rig, check_frames_keypoints, check_points2d
 from .gaps import initial_positions, interpolate_missing
 
 __all__ = ["Model0Params", "Model1Params", "Model1Fit", "model0_objective", "fit_model0",
-           "outlier_posterior", "fit_model1"]
+           "outlier_posterior", "fit_model1", "estimate_step", "confidence_outlier_prior"]
+
+
+def _check_eta(eta):
+    if eta is not None and not (np.isfinite(eta) and eta > 0):
+        raise ValueError(f"eta: expected a positive length per frame (or None: estimated), got {eta}")
 
 
 @dataclass(frozen=True)
 class Model0Params:
-    """Model 0: random-walk step ``eta`` (mm per frame) and pixel noise ``omega`` (px)."""
+    """Model 0: random-walk step ``eta`` (rig units, e.g. mm, per frame and axis; None: estimated
+    from the initial triangulation by :func:`estimate_step`) and pixel noise ``omega`` (px)."""
 
-    eta: float = 10.0
+    eta: float | None = None
     omega: float = 2.0
 
     def __post_init__(self):
-        for name in ("eta", "omega"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"{name}: expected a positive number, got {value}")
+        _check_eta(self.eta)
+        if not (np.isfinite(self.omega) and self.omega > 0):
+            raise ValueError(f"omega: expected a positive number, got {self.omega}")
 
 
 @dataclass(frozen=True)
 class Model1Params:
-    """Model 1: Model 0's ``eta`` (mm) and ``omega`` (px) plus the outlier probability ``beta``
-    and the broad outlier component's standard deviation ``omega_out`` (px)."""
+    """Model 1: Model 0's ``eta`` (rig units per frame; None: estimated, see :class:`Model0Params`)
+    and ``omega`` (px) plus the outlier probability ``beta`` and the broad outlier component's
+    standard deviation ``omega_out`` (px)."""
 
-    eta: float = 10.0
+    eta: float | None = None
     omega: float = 2.0
     beta: float = 0.1
     omega_out: float = 200.0
 
     def __post_init__(self):
-        for name in ("eta", "omega", "omega_out"):
+        _check_eta(self.eta)
+        for name in ("omega", "omega_out"):
             value = getattr(self, name)
             if not (np.isfinite(value) and value > 0):
                 raise ValueError(f"{name}: expected a positive number, got {value}")
@@ -82,10 +99,11 @@ class Model1Fit:
     """Result of :func:`fit_model1`.
 
     Attributes:
-        positions: (T, K, 3) mm MAP positions.
+        positions: (T, K, 3) MAP positions, rig units (mm).
         outlier_prob: (C, T, K) posterior probability that each observation is an outlier
             (NaN where missing).
-        params: the fitted parameters (beta re-estimated if asked).
+        params: the fitted parameters (beta re-estimated if asked; eta as used, estimated
+            when it was None).
         objective: (iterations,) the negative log joint after every EM iteration.
     """
 
@@ -96,13 +114,54 @@ class Model1Fit:
 
 
 # helpers ----------------------------------------------------------------------------------------
-def _check_tk(cameras, points2d) -> tuple[Rig, np.ndarray]:
+def _check_tk(cameras, points2d, parents=None, n_frames=None) -> tuple[Rig, np.ndarray]:
     """Validated (pinhole rig, undistorted points2d (C, T, K, 2) px): the models fit the ideal
     pinhole cameras to undistorted pixels."""
     rig, points2d = check_points2d(cameras, points2d)
     if points2d.ndim != 4:
         raise ValueError(f"points2d: expected shape (C, T, K, 2) px, got {points2d.shape}")
+    check_frames_keypoints(points2d, n_keypoints=None if parents is None else len(parents), n_frames=n_frames)
+    if not np.isfinite(points2d).all(axis=-1).any():
+        raise ValueError("points2d: every observation is missing (NaN); the models need detections")
     return rig.pinhole(), rig.undistort(points2d)
+
+
+def estimate_step(positions: np.ndarray) -> float:
+    """A scale-free default for the random-walk step eta: the per-axis spread of the
+    frame-to-frame displacement of positions (T, K, 3) (e.g. a robust triangulation), in the
+    positions' units.
+
+    The spread is the root mean square of the displacements after dropping gross ones (more
+    than 5 robust standard deviations, 1.4826 x the median absolute displacement: outliers of
+    the triangulation). Gaps (NaN) are ignored. With fewer than two frames, or no motion at all,
+    it falls back to 1e-3 x the positions' spread (or 1.0 if that is 0 too).
+    """
+    x = np.asarray(positions, dtype=float)
+    if x.ndim != 3 or x.shape[-1] != 3:
+        raise ValueError(f"positions: expected shape (T, K, 3), got {x.shape}")
+    d = np.abs(np.diff(x, axis=0)).ravel()
+    d = d[np.isfinite(d)]
+    eta = 0.0
+    if len(d):
+        mad = 1.4826 * np.median(d)
+        kept = d[d <= 5 * mad] if mad > 0 else d[d == 0]
+        eta = float(np.sqrt(np.mean(kept**2))) if len(kept) else 0.0
+    if not eta > 0:
+        finite = x[np.isfinite(x).all(axis=-1)]
+        spread = float(np.std(finite)) if len(finite) else 0.0
+        eta = 1e-3 * spread if spread > 0 else 1.0
+    return eta
+
+
+def confidence_outlier_prior(confidences: np.ndarray, beta: float, shape: tuple[int, ...]) -> np.ndarray:
+    """Per-observation outlier prior from detector confidences (C, T, K) in [0, 1] (values
+    outside are clipped; NaN counts as 0.5, i.e. no information):
+    beta_{c,t,k} = clip(2 beta (1 - confidence), 1e-3, 0.5). Returns (C, T, K)."""
+    c = np.asarray(confidences, dtype=float)
+    if c.shape != tuple(shape):
+        raise ValueError(f"confidences: expected shape {tuple(shape)} (C, T, K), got {c.shape}")
+    c = np.clip(np.where(np.isfinite(c), c, 0.5), 0.0, 1.0)
+    return np.clip(2 * beta * (1 - c), 1e-3, 0.5)
 
 
 def _residuals(rig, y, x):
@@ -181,49 +240,56 @@ def _weighted_map(cameras, y, x, precision, eta, iterations):
     return x, current
 
 
-def _initial_positions(rig, y, init):
+def _initial_positions(rig, y, init, eta):
+    """(start (T, K, 3) with gaps filled, eta: as given or estimated from the start before filling)."""
     C, T, K, _ = y.shape
     if init is None:
         init = initial_positions(rig, y, "ransac", threshold=20.0, fill=False)
     init = np.asarray(init, dtype=float)
     if init.shape != (T, K, 3):
-        raise ValueError(f"init: expected shape {(T, K, 3)} mm, got {init.shape}")
-    return interpolate_missing(init)
+        raise ValueError(f"init: expected shape {(T, K, 3)} (rig units), got {init.shape}")
+    if eta is None:
+        eta = estimate_step(init)
+    return interpolate_missing(init), eta
 
 
 # Model 0 -----------------------------------------------------------------------------------------
 def model0_objective(cameras: Sequence[Camera], points2d: np.ndarray, positions: np.ndarray,
                      params: Model0Params) -> float:
-    """Model 0's negative log joint (up to a constant) of positions (T, K, 3) mm given
-    points2d (C, T, K, 2) px."""
+    """Model 0's negative log joint (up to a constant) of positions (T, K, 3) (rig units) given
+    points2d (C, T, K, 2) px; with ``params.eta`` None, eta = :func:`estimate_step` (positions)."""
     cameras, y = _check_tk(cameras, points2d)
     positions = np.asarray(positions, dtype=float)
     if positions.shape != y.shape[1:3] + (3,):
         raise ValueError(f"positions: expected shape {y.shape[1:3] + (3,)}, got {positions.shape}")
+    eta = estimate_step(positions) if params.eta is None else params.eta
     precision = np.full(y.shape[:3], 1.0 / params.omega**2)
-    return float(np.sum(_objective_per_keypoint(cameras, y, positions, precision, params.eta)))
+    return float(np.sum(_objective_per_keypoint(cameras, y, positions, precision, eta)))
 
 
 def fit_model0(cameras: Sequence[Camera], points2d: np.ndarray, params: Model0Params = Model0Params(), *,
-               init: np.ndarray | None = None, iterations: int = 20) -> np.ndarray:
+               init: np.ndarray | None = None, iterations: int = 20, parents=None,
+               n_frames: int | None = None) -> np.ndarray:
     """MAP positions under Model 0 (random-walk prior, Gaussian pixel noise).
 
     Args:
         cameras: C cameras.
-        points2d: (C, T, K, 2) px, NaN where missing.
-        params: eta (mm/frame) and omega (px).
-        init: (T, K, 3) mm starting point (default: RANSAC triangulation, gaps interpolated).
+        points2d: (C, T, K, 2) px, NaN where missing (not all).
+        params: eta (rig units per frame; None: :func:`estimate_step` of the start) and omega (px).
+        init: (T, K, 3) starting point, rig units (default: RANSAC triangulation, gaps interpolated).
         iterations: maximum Gauss-Newton iterations.
+        parents, n_frames: optional skeleton (K,) and frame count T: points2d's axes are checked
+            against them (a (C, K, T, 2) array is refused as swapped).
 
     Returns:
-        (T, K, 3) mm.
+        (T, K, 3), rig units.
     """
     if not isinstance(params, Model0Params):
         raise TypeError(f"params: expected Model0Params, got {type(params).__name__}")
-    cameras, y = _check_tk(cameras, points2d)
-    x = _initial_positions(cameras, y, init)
+    cameras, y = _check_tk(cameras, points2d, parents, n_frames)
+    x, eta = _initial_positions(cameras, y, init, params.eta)
     precision = np.full(y.shape[:3], 1.0 / params.omega**2)
-    x, _ = _weighted_map(cameras, y, x, precision, params.eta, iterations)
+    x, _ = _weighted_map(cameras, y, x, precision, eta, iterations)
     return x
 
 
@@ -246,20 +312,22 @@ def outlier_posterior(cameras: Sequence[Camera], points2d: np.ndarray, positions
     return _responsibilities(_residuals(cameras, y, positions), params)
 
 
-def _responsibilities(r, params):
+def _responsibilities(r, params, beta=None):
+    beta = params.beta if beta is None else beta
     e2 = np.sum(r**2, axis=-1)
     # log N(e; 0, s^2 I_2) = -|e|^2 / (2 s^2) - log(2 pi s^2)
-    log_in = np.log1p(-params.beta) - e2 / (2 * params.omega**2) - 2 * np.log(params.omega)
-    log_out = np.log(params.beta) - e2 / (2 * params.omega_out**2) - 2 * np.log(params.omega_out)
+    log_in = np.log1p(-beta) - e2 / (2 * params.omega**2) - 2 * np.log(params.omega)
+    log_out = np.log(beta) - e2 / (2 * params.omega_out**2) - 2 * np.log(params.omega_out)
     with np.errstate(invalid="ignore"):
         return 1.0 / (1.0 + np.exp(np.clip(log_in - log_out, -700, 700)))
 
 
-def _model1_objective(r, params, x, eta):
+def _model1_objective(r, params, x, eta, beta=None):
     """Negative log joint with z marginalised (mixture likelihood) + random walk."""
+    beta = params.beta if beta is None else beta
     e2 = np.sum(r**2, axis=-1)
-    log_in = np.log1p(-params.beta) - e2 / (2 * params.omega**2) - np.log(2 * np.pi * params.omega**2)
-    log_out = np.log(params.beta) - e2 / (2 * params.omega_out**2) - np.log(2 * np.pi * params.omega_out**2)
+    log_in = np.log1p(-beta) - e2 / (2 * params.omega**2) - np.log(2 * np.pi * params.omega**2)
+    log_out = np.log(beta) - e2 / (2 * params.omega_out**2) - np.log(2 * np.pi * params.omega_out**2)
     ok = np.isfinite(e2)
     loglik = np.logaddexp(log_in[ok], log_out[ok])
     prior = 0.5 * np.sum(np.diff(x, axis=0) ** 2) / eta**2
@@ -268,17 +336,22 @@ def _model1_objective(r, params, x, eta):
 
 def fit_model1(cameras: Sequence[Camera], points2d: np.ndarray, params: Model1Params = Model1Params(), *,
                init: np.ndarray | None = None, iterations: int = 15, gauss_newton_steps: int = 3,
-               learn_beta: bool = True) -> Model1Fit:
+               learn_beta: bool = True, confidences: np.ndarray | None = None, parents=None,
+               n_frames: int | None = None) -> Model1Fit:
     """Fit Model 1 (robust outlier mixture) by EM.
 
     Args:
         cameras: C cameras.
-        points2d: (C, T, K, 2) px, NaN where missing.
-        params: Model1Params (eta mm/frame, omega px, beta, omega_out px); beta is the starting
-            value when ``learn_beta``.
-        init: (T, K, 3) mm starting point (default: RANSAC, gaps interpolated).
+        points2d: (C, T, K, 2) px, NaN where missing (not all).
+        params: Model1Params (eta rig units per frame, None: :func:`estimate_step` of the start;
+            omega px, beta, omega_out px); beta is the starting value when ``learn_beta``.
+        init: (T, K, 3) starting point, rig units (default: RANSAC, gaps interpolated).
         iterations: EM iterations; gauss_newton_steps: Gauss-Newton steps per M-step.
         learn_beta: re-estimate beta = mean outlier probability in each M-step.
+        confidences: optional (C, T, K) detector confidences in [0, 1]: per-observation outlier
+            prior :func:`confidence_outlier_prior` around beta.
+        parents, n_frames: optional skeleton (K,) and frame count T: points2d's axes are checked
+            against them (a (C, K, T, 2) array is refused as swapped).
 
     Returns:
         :class:`Model1Fit`.
@@ -287,18 +360,23 @@ def fit_model1(cameras: Sequence[Camera], points2d: np.ndarray, params: Model1Pa
         raise TypeError(f"params: expected Model1Params, got {type(params).__name__}")
     if iterations < 1:
         raise ValueError(f"iterations: expected >= 1, got {iterations}")
-    cameras, y = _check_tk(cameras, points2d)
-    x = _initial_positions(cameras, y, init)
+    cameras, y = _check_tk(cameras, points2d, parents, n_frames)
+    x, eta = _initial_positions(cameras, y, init, params.eta)
+    params = Model1Params(eta, params.omega, params.beta, params.omega_out)
     observed = np.isfinite(y).all(axis=-1)
+
+    def prior(p):
+        return None if confidences is None else confidence_outlier_prior(confidences, p.beta, observed.shape)
+
     history = []
     for _ in range(iterations):
-        resp = _responsibilities(_residuals(cameras, y, x), params)  # E-step
+        resp = _responsibilities(_residuals(cameras, y, x), params, prior(params))  # E-step
         if learn_beta and observed.any():
-            beta = float(np.clip(np.nanmean(resp), 1e-4, 0.5))
+            beta = float(np.clip(np.nanmean(np.where(observed, resp, np.nan)), 1e-4, 0.5))
             params = Model1Params(params.eta, params.omega, beta, params.omega_out)
         precision = np.where(observed, (1 - resp) / params.omega**2 + resp / params.omega_out**2, 0.0)
         x, _ = _weighted_map(cameras, y, x, precision, params.eta, gauss_newton_steps)  # M-step
-        history.append(_model1_objective(_residuals(cameras, y, x), params, x, params.eta))
-    resp = _responsibilities(_residuals(cameras, y, x), params)
+        history.append(_model1_objective(_residuals(cameras, y, x), params, x, params.eta, prior(params)))
+    resp = _responsibilities(_residuals(cameras, y, x), params, prior(params))
     resp = np.where(observed, resp, np.nan)
     return Model1Fit(positions=x, outlier_prob=resp, params=params, objective=np.array(history))

@@ -533,3 +533,30 @@ def test_compare_methods_scores_every_method_with_gaps_in_the_triangulation():
     with pytest.raises(ValueError, match="precomputed"):
         comparison.compare_methods(cams, y, d["positions"], p, p, p, n_sweeps=2, progress=False,
                                    include_models01=False, precomputed={"Model 3": posterior["GIMBAL"]})
+
+
+def test_per_observation_outlier_prior_is_the_outlier_draw_prior():
+    """outlier_prior (C, T, K) replaces params.outlier_prob observation by observation: a missing
+    detection draws z from it, and a visible one's posterior odds move with it (Bayes' rule)."""
+    p = _params(beta=0.1)
+    cams = _cameras()
+    d = sample_gimbal(p, 6, cams, np.random.default_rng(3))
+    y = d["observations"].copy()
+    y[0] = np.nan                                                      # camera 0 sees nothing
+    C, T, K = y.shape[:3]
+    default = GimbalSampler(p, cams, y)
+    np.testing.assert_array_equal(default.beta, np.full((C, T, K), 0.1))
+    prior = np.full((C, T, K), 0.1)
+    prior[0] = 0.9                                                     # trust camera 0 less
+    prior[1, :, 0] = 0.5
+    sampler = GimbalSampler(p, cams, y, outlier_prior=prior)
+    draws = np.mean([sampler.sample_outliers(d["positions"], np.random.default_rng(s)) for s in range(400)], axis=0)
+    assert abs(draws[0].mean() - 0.9) < 0.03                           # missing: the prior itself
+    log_in, log_out = sampler._outlier_log_odds(sampler.project(to_components(d["positions"]), False))
+    log_in0, log_out0 = default._outlier_log_odds(default.project(to_components(d["positions"]), False))
+    # the posterior log odds of "outlier" shift by exactly the prior log odds' change
+    shift = (log_out - log_in) - (log_out0 - log_in0)
+    np.testing.assert_allclose(shift[1, :, 0], np.log(0.5 / 0.5) - np.log(0.1 / 0.9))
+    np.testing.assert_allclose(shift[2:], 0.0, atol=1e-12)
+    with pytest.raises(ValueError, match="outlier_prior: expected probabilities"):
+        GimbalSampler(p, cams, y, outlier_prior=np.zeros((C, T, K)))
