@@ -76,7 +76,7 @@ def draw_projection(cameras: Sequence[Camera], pose: np.ndarray, edges, names, *
         ax.set_yticks([])
         for spine in ax.spines.values():
             spine.set_visible(True)
-    fig.suptitle("One pose seen by every camera: the farther the camera, the smaller the rodent", fontsize=9)
+    fig.suptitle("One pose seen by every camera: image size = focal length x body size / depth", fontsize=9)
     _tidy(fig)
     return fig
 
