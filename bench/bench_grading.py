@@ -10,8 +10,11 @@ of its solution, then grades them three ways in the same run:
   (when available) under the default memory cap, one at a time;
 * ``grade(..., workers=W)``: the same with W workers.
 
-Prints submissions per minute, the speed-ups and lecturekit's overhead per student over
-nbgrader alone ((serial lecturekit - nbgrader alone) / n); writes ``bench/results/grading.json``.
+Prints submissions per minute, the speed-ups, and the overhead per student: the time one
+student's grading takes minus the notebook's own run time (the seconds its cells ran during
+grading, recorded per student in ``grading/<part>/status.json``), for lecturekit serially and
+for nbgrader alone, with where lecturekit's per-student time goes (private folder, kernel start
+and nbgrader, feedback page, merge into the shared gradebook). Writes ``bench/results/grading.json``.
 
     .venv/bin/python bench/bench_grading.py [--n 20] [--workers 2] [--part 01_logistic_regression]
 
@@ -92,6 +95,23 @@ def time_nbgrader_alone(course: Path, part: str, students: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def phases(course: Path, part: str) -> dict[str, float]:
+    """Mean seconds per student of each phase of lecturekit's grading (from grading/<part>/status.json).
+
+    ``cells``: the notebook's own run time; ``kernel_and_nbgrader``: autograde minus the cells
+    (sandboxed kernel start and stop, nbgrader's sanitising and gradebook); ``process``: the whole
+    per-student process; ``feedback``: the HTML page; ``prepare`` / ``merge``: the private course
+    folder and the merge into the shared gradebook (in the grade process).
+    """
+    state = json.loads((course / "grading" / part / "status.json").read_text())
+    rows = [entry["seconds"] for entry in state.values() if "seconds" in entry]
+    mean = lambda key: sum(r.get(key, 0.0) for r in rows) / len(rows)  # noqa: E731
+    out = {key: mean(key) for key in ("prepare", "process", "autograde", "cells", "feedback", "merge")}
+    out["kernel_and_nbgrader"] = out["autograde"] - out["cells"]
+    out["process_start_and_exit"] = out["process"] - mean("worker")
+    return out
+
+
 def time_lecturekit(course: Path, part: str, workers: int, cell_timeout: int) -> tuple[float, float]:
     from lecturekit.course.grading import grade
 
@@ -128,7 +148,9 @@ def main() -> int:
         alone = None
         if not args.skip_nbgrader_alone:
             alone = time_nbgrader_alone(fresh_copy(template, "alone"), args.part, students)
-        serial, max_score = time_lecturekit(fresh_copy(template, "serial"), args.part, 1, args.cell_timeout)
+        serial_course = fresh_copy(template, "serial")
+        serial, max_score = time_lecturekit(serial_course, args.part, 1, args.cell_timeout)
+        breakdown = phases(serial_course, args.part)
         parallel, _ = time_lecturekit(fresh_copy(template, "parallel"), args.part, args.workers, args.cell_timeout)
 
     per_min = lambda seconds: 60.0 * args.n / seconds  # noqa: E731
@@ -143,8 +165,15 @@ def main() -> int:
                                    "lecturekit_serial": per_min(serial), "lecturekit_parallel": per_min(parallel)},
         "speedup_parallel_vs_serial": serial / parallel,
         "speedup_parallel_vs_nbgrader_alone": (alone / parallel) if alone else None,
-        "overhead_per_student_s": ((serial - alone) / args.n) if alone else None,
+        "notebook_run_s": breakdown["cells"],
+        "overhead_per_student_s": {
+            "lecturekit_serial": serial / args.n - breakdown["cells"],
+            "nbgrader_alone_serial": (alone / args.n - breakdown["cells"]) if alone else None,
+            "lecturekit_minus_nbgrader_alone": ((serial - alone) / args.n) if alone else None,
+        },
+        "lecturekit_phases_mean_s": breakdown,
         "sandbox": sandbox_available()[0],
+        "load_average_1_5_15": list(os.getloadavg()),
     }
     if alone:
         print(f"nbgrader alone (serial):   {alone:7.1f} s  {per_min(alone):6.1f} submissions/min")
@@ -153,9 +182,16 @@ def main() -> int:
     print(f"speed-up {args.workers} workers / 1 worker: {serial / parallel:.2f}x"
           + (f"; vs nbgrader alone: {alone / parallel:.2f}x" if alone else "")
           + f"  ({args.n} submissions of {args.part}, {os.cpu_count()} CPUs)")
-    if alone:
-        print(f"lecturekit overhead per student (1 worker vs nbgrader alone): {(serial - alone) / args.n:+.2f} s"
-              f"  (sandbox {'on' if record['sandbox'] else 'OFF: not isolated'})")
+    over = record["overhead_per_student_s"]
+    print(f"the notebook's own run time (its cells, while graded): {breakdown['cells']:.1f} s per student")
+    print(f"overhead per student (time per student - notebook run time): lecturekit 1 worker "
+          f"{over['lecturekit_serial']:.1f} s" + (f", nbgrader alone {over['nbgrader_alone_serial']:.1f} s"
+                                                  f" (difference {over['lecturekit_minus_nbgrader_alone']:+.1f} s)"
+                                                  if alone else "")
+          + f"  (sandbox {'on' if record['sandbox'] else 'OFF: not isolated'})")
+    print("lecturekit per student, mean s: " + ", ".join(f"{k} {v:.2f}" for k, v in breakdown.items()))
+    print(f"load average during the run (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}"
+          f" on {os.cpu_count()} CPUs")
     out = ROOT / "bench" / "results" / "grading.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n")

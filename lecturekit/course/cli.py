@@ -4,7 +4,8 @@
     lecturekit execute  [PART ...]          run solution notebooks in place, storing their outputs
     lecturekit data     build | list        build or list the course datasets (the virtual rodent)
     lecturekit collect  INBOX [--part PART] LMS export -> submitted/<student>/<part>/
-    lecturekit grade    PART [--workers N]  autograde, feedback/, grading/<part>/grades.csv
+    lecturekit grade    PART [--workers N] [--scheduler ADDRESS|local]
+                                            autograde, feedback/, grading/<part>/grades.csv
     lecturekit feedback PART                after manual grading: feedback/ and grades.csv again
     lecturekit export   [--pdf]             student notebooks as HTML (and PDF) in exports/
 
@@ -97,7 +98,7 @@ def _cmd_grade(args) -> int:
     results = grading.grade(Path(args.course), args.part, workers=args.workers, cell_timeout=args.timeout,
                             submission_timeout=args.submission_timeout, force=args.force,
                             students=args.student or None, memory_limit_mb=args.memory_limit_mb,
-                            require_sandbox=args.require_sandbox, progress=show)
+                            require_sandbox=args.require_sandbox, scheduler=args.scheduler, progress=show)
     now = sum(r.graded_now for r in results)
     print(f"{args.part}: graded {now} submission(s) now, {len(results) - now} unchanged since last time")
     for r in results:
@@ -168,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "'memory' (default: min(4096, 60%% of RAM / workers); 0: no limit)")
     p.add_argument("--require-sandbox", action="store_true",
                    help="refuse to grade when the bwrap sandbox is unavailable (default: grade, marked 'not isolated')")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="grade on a Dask cluster: its scheduler address (tcp://host:8786; the workers must see "
+                        "the course folder at the same path) or 'local' for a LocalCluster of --workers processes; "
+                        "the gradebook is still written here only (needs dask[distributed])")
     p.add_argument("--force", action="store_true", help="re-grade submissions that did not change")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
     p.set_defaults(func=_cmd_grade)

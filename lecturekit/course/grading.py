@@ -19,8 +19,12 @@ scores. This module adds what a class needs around it:
   per SQLite transaction, copying only the automatic fields (``auto_score``, ``auto_comment``,
   ``needs_manual_grade``) so manual grades entered in the formgrader survive. A worker that
   crashes or hangs therefore cannot touch the shared gradebook; its student gets 0 and a reason.
-  Workers are forked from a server with nbgrader already imported, and nbgrader's per-open
-  ``alembic heads`` subprocess is asked once, which keeps per-student overhead small.
+  Workers are forked from a server with nbgrader already imported (started while the
+  submissions are scanned), and the gradebook schema version nbgrader asks ``alembic heads`` for
+  is read once in process, which keeps per-student overhead small; ``status.json`` records
+  where each student's time went.
+  With ``scheduler=`` the same per-student call runs on the workers of a Dask cluster
+  (:mod:`lecturekit.course.dask_engine`) instead of a local thread pool; the merge does not move.
 * Broken files (not JSON, empty, the wrong part) never reach nbgrader: they are recorded with 0
   points and a reason. Every graded submission gets a row in ``grading/<part>/grades.csv``
   (student, part, score, max score, points per test cell, status, reason) and an HTML feedback
@@ -42,6 +46,7 @@ import sqlite3
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,13 +116,20 @@ def _api(root: Path, db_url: str, extra: dict | None = None):
 def _alembic_head() -> str:
     """The gradebook schema version of the installed nbgrader (asked once per process).
 
-    nbgrader's ``Gradebook()`` runs ``alembic heads`` in a subprocess each time it opens the
-    database (about 0.4 s of CPU, a dozen times per graded notebook); the answer is a constant.
+    nbgrader's ``Gradebook()`` runs ``alembic heads`` in a subprocess whenever it creates a
+    database (seconds on a loaded machine); the answer is a constant of the installed nbgrader,
+    read here from its migration scripts and handed to the workers.
     """
     import nbgrader.api as api
 
     if not hasattr(_alembic_head, "value"):
-        _alembic_head.value = api.get_alembic_version()
+        try:  # in this process (0.2 s) rather than nbgrader's `alembic heads` subprocess (8 s on a loaded machine)
+            from alembic.script import ScriptDirectory
+            from nbgrader.dbutil import ALEMBIC_DIR
+
+            _alembic_head.value = ScriptDirectory(ALEMBIC_DIR).get_current_head()
+        except Exception:  # another alembic or nbgrader layout: ask nbgrader's own way
+            _alembic_head.value = api.get_alembic_version()
         head = _alembic_head.value
         api.get_alembic_version = lambda: head
     return _alembic_head.value
@@ -125,6 +137,7 @@ def _alembic_head() -> str:
 
 def _worker_main(job_file: str) -> int:
     """Autograde one student in a private course folder (run by :func:`grade` in its own process)."""
+    entered = time.perf_counter()
     job = json.loads(Path(job_file).read_text())
     log = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 1)
@@ -154,7 +167,7 @@ def _worker_main(job_file: str) -> int:
         "lecturekit.course.grading.DropEmptyNbgraderMetadata", "nbgrader.preprocessors.OverwriteKernelspec",
         "nbgrader.preprocessors.OverwriteCells", "nbgrader.preprocessors.CheckCellMetadata"]
     if job.get("sandbox"):
-        extra.update(_sandboxed_kernel(work))
+        extra.update(_sandboxed_kernel(work, job["readonly"]))
     api = _api(work, f"sqlite:///{work / 'gradebook.db'}", extra)
     stop = None
     if job.get("memory_limit_bytes"):
@@ -169,38 +182,43 @@ def _worker_main(job_file: str) -> int:
     finally:
         if stop is not None:
             stop.set()
-    result["seconds"] = {"autograde": time.perf_counter() - start}
+    result["seconds"] = {"setup": start - entered, "autograde": time.perf_counter() - start,
+                         "cells": RUNNING.get("cell_seconds", 0.0)}
     result["last_cell"] = RUNNING.get("cell", "")
     autograded = work / "autograded" / job["student"] / job["part"]
     drop_links(autograded)  # written by student code: never follow its links outside the sandbox
     if result["autograde"].get("success"):
         result["feedback"] = api.generate_feedback(job["part"], job["student"], force=True)
         result["seconds"]["feedback"] = time.perf_counter() - start - result["seconds"]["autograde"]
+    result["seconds"]["worker"] = time.perf_counter() - entered
     Path(job["result"]).write_text(json.dumps(result))
     return 0
 
 
-#: The cell the kernel is running now (set by ExecuteTracked, read by the memory watchdog).
-RUNNING: dict[str, str] = {}
+#: The cell the kernel is running now (set by ExecuteTracked, read by the memory watchdog) and
+#: ``cell_seconds``, the time spent running cells so far (the notebook's own run time).
+RUNNING: dict = {}
 
 
 def _cell_name(cell, index: int) -> str:
     return cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index}"
 
 
-def _sandboxed_kernel(work: Path) -> dict:
+def _sandboxed_kernel(work: Path, readonly: list[str]) -> dict:
     """Config that starts nbgrader's kernel inside bwrap, talking over IPC sockets in ``work/kernel``.
 
     The kernel spec ``python3`` is replaced (``JUPYTER_PATH`` comes first) by one whose argv runs
     ``python -m lecturekit.course.sandbox``; the connection file and the sockets are in a folder that
-    holds nothing else and is bound read-write into the sandbox.
+    holds nothing else and is bound read-write into the sandbox. ``readonly`` (the paths of
+    :func:`lecturekit.course.sandbox.readonly_paths`, found once per grading process) and the bwrap
+    executable go into the spec so that the launcher need not look them up for every student.
     """
     from .sandbox import write_kernelspec
 
     runtime = work / "kernel"
     runtime.mkdir(exist_ok=True)
     spec = work / "sandbox.json"
-    spec.write_text(json.dumps({"writable": [str(runtime)]}))
+    spec.write_text(json.dumps({"writable": [str(runtime)], "readonly": readonly, "bwrap": shutil.which("bwrap")}))
     write_kernelspec(work / "jupyter", spec)
     search = [str(work / "jupyter"), *filter(None, [os.environ.get("JUPYTER_PATH")])]
     os.environ["JUPYTER_PATH"] = os.pathsep.join(search)
@@ -287,7 +305,11 @@ def _preprocessor_classes() -> dict:
 
         def preprocess_cell(self, cell, resources, index):
             RUNNING["cell"] = _cell_name(cell, index)
-            return super().preprocess_cell(cell, resources, index)
+            start = time.perf_counter()
+            try:
+                return super().preprocess_cell(cell, resources, index)
+            finally:
+                RUNNING["cell_seconds"] = RUNNING.get("cell_seconds", 0.0) + time.perf_counter() - start
 
     class DropEmptyNbgraderMetadata(NbGraderPreprocessor):
         """Remove the empty ``nbgrader`` metadata DeduplicateIds leaves on a duplicated cell."""
@@ -497,6 +519,14 @@ def _process_context():
     return ctx
 
 
+def _warm_forkserver() -> None:
+    """Start the forkserver now, so that its imports overlap the scan of the submissions."""
+    import multiprocessing.forkserver
+
+    _process_context()
+    multiprocessing.forkserver.ensure_running()
+
+
 def _kill_tree(process) -> None:
     """Kill a worker and its kernel (jupyter_client starts kernels in their own session)."""
     import psutil  # installed with ipykernel
@@ -516,52 +546,99 @@ def _kill_tree(process) -> None:
 
 def _grade_one(root: Path, part: str, student: str, snapshot: Path, scratch: Path, *, cell_timeout: int,
                submission_timeout: float, max_output_chars: int, memory_limit_bytes: int | None,
-               sandbox: bool) -> tuple[str, str, Path]:
-    """Run one student's worker process; return (status, reason, work folder)."""
+               sandbox: bool, alembic_head: str) -> tuple[str, str, Path, dict[str, float]]:
+    """Run one student's worker process; return (status, reason, work folder, seconds per phase).
+
+    ``seconds``: ``prepare`` (the private course folder), ``process`` (the worker process, start to
+    exit) and, when it finished, the worker's own ``setup``, ``autograde``, ``cells`` (the notebook's
+    cells running), ``feedback``, ``worker``.
+
+    Runs in a thread of :func:`grade` or on a Dask worker (then ``root`` and ``scratch`` are on a
+    filesystem both see).
+    """
+    ensure_nbgrader_tools_on_path()
+    from .sandbox import readonly_paths
+
     work = scratch / student
+    start = time.perf_counter()
     _prepare_work(root, part, student, work, snapshot)
+    seconds = {"prepare": time.perf_counter() - start}
     job = {"work": str(work), "part": part, "student": student, "cell_timeout": cell_timeout,
            "max_output_chars": max_output_chars, "memory_limit_bytes": memory_limit_bytes,
            "result": str(scratch / f"{student}.result.json"), "sandbox": sandbox,
            "memory_flag": str(scratch / f"{student}.memory.json")}
     job["log"] = str(scratch / f"{student}.log")
-    job["alembic_head"] = _alembic_head()
+    job["alembic_head"] = alembic_head
+    job["readonly"] = readonly_paths() if sandbox else []
     job_file = scratch / f"{student}.job.json"
     job_file.write_text(json.dumps(job))
     process = _process_context().Process(target=_worker_main, args=(str(job_file),), name=f"grade-{student}")
+    started = time.perf_counter()
     process.start()
     process.join(submission_timeout)
+    seconds["process"] = time.perf_counter() - started
     if process.is_alive():
         _kill_tree(process)
-        return "timeout", f"grading took longer than {submission_timeout:g} s and was stopped", work
+        return "timeout", f"grading took longer than {submission_timeout:g} s and was stopped", work, seconds
     memory_flag = Path(job["memory_flag"])
     if memory_flag.is_file():
         seen = json.loads(memory_flag.read_text())
         where = f" while running {seen['cell']}" if seen.get("cell") else ""
         return "memory", (f"the notebook used more than the memory limit of {seen['limit'] / 2**20:.0f} MB{where} "
-                          f"({seen['rss'] / 2**20:.0f} MB resident): its kernel was stopped"), work
+                          f"({seen['rss'] / 2**20:.0f} MB resident): its kernel was stopped"), work, seconds
     result_file = Path(job["result"])
     if process.exitcode != 0 or not result_file.is_file():
         log = Path(job["log"]).read_text(errors="replace").strip().splitlines() if Path(job["log"]).is_file() else []
         tail = [ln for ln in log if "Error" in ln or "error" in ln][-1:] or [f"exit status {process.exitcode}"]
-        return "failed", f"the grading process failed: {tail[0][:200]}", work
+        return "failed", f"the grading process failed: {tail[0][:200]}", work, seconds
     result = json.loads(result_file.read_text())
+    seconds.update(result.get("seconds", {}))
     auto = result["autograde"]
     if not auto.get("success"):
         status, reason = _failure_reason(auto.get("log", "") + auto.get("error", ""), cell_timeout,
                                          result.get("last_cell", ""))
-        return status, reason, work
-    return "graded", "", work
+        return status, reason, work, seconds
+    return "graded", "", work, seconds
 
 
-def default_memory_limit_mb(workers: int = 1) -> int:
-    """The default memory limit of one student's kernel: min(4 GB, 60 % of the machine's RAM / workers), MB."""
-    import psutil
+def default_memory_limit_mb(workers: int = 1, memory_bytes: int | None = None) -> int:
+    """The default memory limit of one student's kernel: min(4 GB, 60 % of the machine's RAM / workers), MB.
 
-    return int(min(4096, 0.6 * psutil.virtual_memory().total / 2**20 / max(1, workers)))
+    ``memory_bytes``: the RAM of the machine the kernels run on (default: this one's).
+    """
+    if memory_bytes is None:
+        import psutil
+
+        memory_bytes = psutil.virtual_memory().total
+    return int(min(4096, 0.6 * memory_bytes / 2**20 / max(1, workers)))
 
 
-def read_grades(root: Path | str, part: str, db_url: str | None = None) -> dict[str, tuple[float, float, dict[str, float]]]:
+@contextmanager
+def _grading_engine(scheduler: str | None, workers: int):
+    """Yield ``(executor, isolated, why_not, default memory limit MB)`` for the students of one run.
+
+    ``scheduler`` None: a pool of ``workers`` threads here, each starting one student's process.
+    Otherwise the Dask cluster of :func:`lecturekit.course.dask_engine.dask_cluster`; grading is
+    isolated only when bwrap works on every worker, and the default memory limit fits the
+    smallest worker machine.
+    """
+    if scheduler is None:
+        from .sandbox import sandbox_available
+
+        isolated, why_not = sandbox_available()
+        yield ThreadPoolExecutor(max_workers=workers), isolated, why_not, default_memory_limit_mb(workers)
+        return
+    from .dask_engine import dask_cluster
+
+    with dask_cluster(scheduler, workers) as (executor, facts):
+        exposed = [f for f in facts if not f.sandbox]
+        why_not = f"on Dask worker {exposed[0].address}: {exposed[0].why_no_sandbox}" if exposed else ""
+        memory = min(default_memory_limit_mb(f.threads, f.memory_bytes) for f in facts)
+        yield executor, not exposed, why_not, memory
+
+
+def read_grades(root: Path | str, part: str,
+                db_url: str | None = None) -> dict[str, tuple[float, float, dict[str, float]]]:
     """From the gradebook: ``{student: (score, max_score, {grade cell: points})}`` for a part."""
     from nbgrader.api import Gradebook
 
@@ -600,7 +677,8 @@ def _assignment_grade_cells(db_url: str, part: str) -> tuple[list[str], float]:
         try:
             assignment = gb.find_assignment(part)
         except MissingEntry:
-            raise GradingError(f"part {part!r} is not in the gradebook: run `lecturekit release {part}` first") from None
+            raise GradingError(f"part {part!r} is not in the gradebook: "
+                               f"run `lecturekit release {part}` first") from None
         cells = [c.name for nb in assignment.notebooks for c in nb.grade_cells]
         return cells, float(assignment.max_score)
 
@@ -608,13 +686,14 @@ def _assignment_grade_cells(db_url: str, part: str) -> tuple[list[str], float]:
 def grade(root: Path | str | None, part: str, *, workers: int = 2, cell_timeout: int | None = None,
           submission_timeout: float | None = None, force: bool = False, students: list[str] | None = None,
           max_output_chars: int = 100_000, memory_limit_mb: int | None = None,
-          require_sandbox: bool = False, progress=None) -> list[SubmissionResult]:
+          require_sandbox: bool = False, scheduler: str | None = None, progress=None) -> list[SubmissionResult]:
     """Autograde every new or changed submission of ``part``; write feedback and grades.csv.
 
     Args:
         root: the course folder (with ``nbgrader_config.py``, ``solutions/``, ``submitted/``).
         part: e.g. ``"01_logistic_regression"``; it must have been released (in the gradebook).
-        workers: submissions graded at once (each in its own process), >= 1.
+        workers: submissions graded at once (each in its own process), >= 1; with ``scheduler="local"``
+            the number of Dask worker processes; ignored with a scheduler address (the cluster decides).
         cell_timeout: per-cell limit in seconds (default: LECTUREKIT_CELL_TIMEOUT or 300).
         submission_timeout: wall-clock limit of one student's whole grading run, seconds
             (default: 20 cell timeouts + 120).
@@ -625,6 +704,10 @@ def grade(root: Path | str | None, part: str, *, workers: int = 2, cell_timeout:
             the kernel is killed and the row gets status ``memory``. None: :func:`default_memory_limit_mb`;
             0: no limit.
         require_sandbox: refuse (:class:`GradingError`) instead of grading without the bwrap sandbox.
+        scheduler: None (default): grade on this machine. A Dask scheduler address
+            (``tcp://host:8786``): each student's grading runs on a worker of that cluster, which must see
+            the course folder at the same path; ``"local"``: on a LocalCluster started here. The gradebook,
+            feedback/ and grades.csv are still written by this process alone.
         progress: optional callable ``progress(result)`` called as each submission finishes.
     Returns one :class:`SubmissionResult` per submitted student, sorted by student. Writes
     ``grading/<part>/grades.csv`` and ``grading/<part>/status.json``.
@@ -645,16 +728,8 @@ def grade(root: Path | str | None, part: str, *, workers: int = 2, cell_timeout:
     if cell_timeout < 1:
         raise ValueError(f"cell_timeout: expected seconds >= 1, got {cell_timeout}")
     submission_timeout = float(submission_timeout or 20 * cell_timeout + 120)
-    if memory_limit_mb is None:
-        memory_limit_mb = default_memory_limit_mb(workers)
-    if not isinstance(memory_limit_mb, int) or memory_limit_mb < 0:
+    if memory_limit_mb is not None and (not isinstance(memory_limit_mb, int) or memory_limit_mb < 0):
         raise ValueError(f"memory_limit_mb: expected an integer >= 0 (0: no limit), got {memory_limit_mb!r}")
-    from .sandbox import sandbox_available
-
-    isolated, why_not = sandbox_available()
-    if not isolated and require_sandbox:
-        raise GradingError(f"the grading sandbox is not available ({why_not}); install bubblewrap or grade "
-                           "without require_sandbox")
     released_path = root / "notebooks" / part / f"{part}.ipynb"
     if not released_path.is_file():
         raise GradingError(f"{released_path} is missing: run `lecturekit release {part}` first")
@@ -662,8 +737,29 @@ def grade(root: Path | str | None, part: str, *, workers: int = 2, cell_timeout:
     db_url = f"sqlite:///{db}"
     if not db.is_file():
         raise GradingError(f"{db} is missing: run `lecturekit release {part}` first")
+    _assignment_grade_cells(db_url, part)  # the part is in the gradebook
+    with _grading_engine(scheduler, workers) as (executor, isolated, why_not, default_memory):
+        if not isolated and require_sandbox:
+            raise GradingError(f"the grading sandbox is not available ({why_not}); install bubblewrap or grade "
+                               "without require_sandbox")
+        graded_now = _grade_part(root, part, executor, isolated=isolated, why_not=why_not, force=force,
+                                 students=students, cell_timeout=cell_timeout, submission_timeout=submission_timeout,
+                                 max_output_chars=max_output_chars, progress=progress, on_dask=scheduler is not None,
+                                 memory_limit_mb=default_memory if memory_limit_mb is None else memory_limit_mb)
+    return write_part_csv(root, part, graded_now=graded_now)
+
+
+def _grade_part(root: Path, part: str, executor, *, isolated: bool, why_not: str, force: bool,
+                students: list[str] | None, cell_timeout: int, submission_timeout: float, max_output_chars: int,
+                memory_limit_mb: int, progress, on_dask: bool) -> set[str]:
+    """Grade the new or changed submissions of ``part`` with ``executor`` (see :func:`grade`); merge here.
+
+    Returns the students graded now.
+    """
+    db = root / "gradebook.db"
+    db_url = f"sqlite:///{db}"
     grade_cells, max_score = _assignment_grade_cells(db_url, part)
-    released = nbformat.read(released_path, as_version=4)
+    released = nbformat.read(root / "notebooks" / part / f"{part}.ipynb", as_version=4)
 
     state_dir = root / "grading" / part
     state_file = state_dir / _STATUS_FILE
@@ -682,6 +778,8 @@ def grade(root: Path | str | None, part: str, *, workers: int = 2, cell_timeout:
         todo.append((student, nb_path, digest))
 
     findings = {}
+    if todo and not on_dask:
+        _warm_forkserver()
     if todo:
         from .integrity import exercise_names, scan_submission
 
@@ -690,9 +788,13 @@ def grade(root: Path | str | None, part: str, *, workers: int = 2, cell_timeout:
             found = scan_submission(nb_path, exercises) if nb_path.is_file() else []
             findings[student] = "; ".join(f for f in found if not f.startswith("unreadable:"))
 
+    timings: dict[str, dict[str, float]] = {}
+
     def finish(result: SubmissionResult) -> None:
         state[result.student] = {"status": result.status, "reason": result.reason, "digest": result.digest,
                                  "integrity": findings.get(result.student, "")}
+        if result.student in timings:  # where one student's grading spent its time (bench/bench_grading.py)
+            state[result.student]["seconds"] = {k: round(v, 3) for k, v in timings[result.student].items()}
         _write_json_atomic(state_file, state)
         if progress is not None:
             progress(result)
@@ -713,45 +815,54 @@ def grade(root: Path | str | None, part: str, *, workers: int = 2, cell_timeout:
         shutil.rmtree(root / "autograded" / student / part, ignore_errors=True)
         finish(SubmissionResult(student, part, status, "; ".join(notes), digest=digest, graded_now=True))
 
-    if runnable:
-        _alembic_head()
-        with tempfile.TemporaryDirectory(prefix=f"lecturekit-grade-{part}-") as tmp:
-            scratch = Path(tmp)
-            snapshot = scratch / "gradebook.snapshot.db"
-            _blank_gradebook(db, snapshot, part)
-            options = dict(cell_timeout=cell_timeout, submission_timeout=submission_timeout,
-                           max_output_chars=max_output_chars, sandbox=isolated,
-                           memory_limit_bytes=memory_limit_mb * 2**20 if memory_limit_mb else None)
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                futures = {pool.submit(_grade_one, root, part, s, snapshot, scratch, **options): (s, d, n)
-                           for s, d, n in runnable}
-                for future in as_completed(futures):  # merging happens here, in this thread only
-                    student, digest, notes = futures[future]
+    graded_now = {s for s, _, _ in todo}
+    if not runnable:
+        executor.shutdown()
+        return graded_now
+    shared = None
+    if on_dask:  # Dask workers on other machines see the course folder, not this machine's /tmp
+        shared = state_dir
+        shared.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"lecturekit-grade-{part}-", dir=shared) as tmp:
+        scratch = Path(tmp)
+        snapshot = scratch / "gradebook.snapshot.db"
+        _blank_gradebook(db, snapshot, part)
+        options = dict(cell_timeout=cell_timeout, submission_timeout=submission_timeout,
+                       max_output_chars=max_output_chars, sandbox=isolated, alembic_head=_alembic_head(),
+                       memory_limit_bytes=memory_limit_mb * 2**20 if memory_limit_mb else None)
+        with executor as pool:
+            futures = {pool.submit(_grade_one, root, part, s, snapshot, scratch, **options): (s, d, n)
+                       for s, d, n in runnable}
+            for future in as_completed(futures):  # merging happens here, in this thread only
+                student, digest, notes = futures[future]
+                try:
+                    status, reason, work, seconds = future.result()
+                except Exception as error:  # preparing the worker failed: still a row, never a crash
+                    status, reason, work, seconds = "failed", f"{type(error).__name__}: {error}", None, {}
+                merging = time.perf_counter()
+                adopted = False
+                if status == "graded" and work is not None:
                     try:
-                        status, reason, work = future.result()
-                    except Exception as error:  # preparing the worker failed: still a row, never a crash
-                        status, reason, work = "failed", f"{type(error).__name__}: {error}", None
-                    adopted = False
-                    if status == "graded" and work is not None:
-                        try:
-                            status, notes = _adopt_worker_result(root, db_url, part, student, work, notes,
-                                                                 cell_timeout)
-                            adopted = True
-                        except Exception as error:  # a worker's output we cannot read: 0, never a crash
-                            status, reason = "failed", f"reading the grading result failed: {type(error).__name__}: {error}"
-                    if not adopted:
-                        _record_zero(db_url, part, student)
-                        notes = notes + [reason]
-                        shutil.rmtree(root / "autograded" / student / part, ignore_errors=True)
-                        _fallback_feedback(root, part, student, status, "; ".join(notes), max_score)
-                    if work is not None:
-                        shutil.rmtree(work, ignore_errors=True)
-                    finish(SubmissionResult(student, part, status, "; ".join(notes), digest=digest, graded_now=True))
-
-    return write_part_csv(root, part, graded_now={s for s, _, _ in todo})
+                        status, notes = _adopt_worker_result(root, db_url, part, student, work, notes,
+                                                             cell_timeout)
+                        adopted = True
+                    except Exception as error:  # a worker's output we cannot read: 0, never a crash
+                        status, reason = "failed", f"reading the grading result failed: {type(error).__name__}: {error}"
+                if not adopted:
+                    _record_zero(db_url, part, student)
+                    notes = notes + [reason]
+                    shutil.rmtree(root / "autograded" / student / part, ignore_errors=True)
+                    _fallback_feedback(root, part, student, status, "; ".join(notes), max_score)
+                if work is not None:
+                    shutil.rmtree(work, ignore_errors=True)
+                seconds["merge"] = time.perf_counter() - merging
+                timings[student] = seconds
+                finish(SubmissionResult(student, part, status, "; ".join(notes), digest=digest, graded_now=True))
+    return graded_now
 
 
-def write_part_csv(root: Path | str, part: str, graded_now: set[str] | frozenset = frozenset()) -> list[SubmissionResult]:
+def write_part_csv(root: Path | str, part: str,
+                   graded_now: set[str] | frozenset = frozenset()) -> list[SubmissionResult]:
     """Rebuild ``grading/<part>/grades.csv`` from the gradebook (manual grades included).
 
     Returns the rows as :class:`SubmissionResult`, sorted by student.

@@ -123,7 +123,8 @@ def write_kernelspec(folder: Path | str, spec_file: Path | str, name: str = "pyt
     Put ``folder`` first on ``JUPYTER_PATH`` so that jupyter_client picks this spec. Interrupts go as
     messages: the kernel runs in its own session and PID namespace, out of reach of a SIGINT to the
     process group jupyter_client started.
-    ``spec_file`` is the JSON read by ``python -m lecturekit.course.sandbox`` (``writable``, ``cwd``).
+    ``spec_file`` is the JSON read by ``python -m lecturekit.course.sandbox`` (``writable``, ``readonly``,
+    ``bwrap``, ``cwd``).
     """
     kernel_dir = Path(folder) / "kernels" / name
     kernel_dir.mkdir(parents=True, exist_ok=True)
@@ -143,7 +144,9 @@ def main(args: list[str]) -> int:
     spec = json.loads(Path(args[0]).read_text())
     cwd = spec.get("cwd") or os.getcwd()
     writable = list(dict.fromkeys([*spec["writable"], cwd]))
-    argv = bwrap_argv(args[2:], writable=writable, readonly=readonly_paths(), cwd=cwd,
+    # grading writes the read-only paths into the spec: computing them here would import the
+    # course's data module (scipy, the renderer) at every kernel start, about 2 s
+    argv = bwrap_argv(args[2:], writable=writable, readonly=spec.get("readonly") or readonly_paths(), cwd=cwd,
                       env=kernel_env(), bwrap=spec.get("bwrap") or shutil.which("bwrap") or "bwrap")
     os.execvp(argv[0], argv)
     return 127

@@ -33,7 +33,8 @@ pytestmark = pytest.mark.slow
 
 
 # ------------------------------------------------------------------------------ fake course
-def _fake_solution() -> nbformat.NotebookNode:
+def fake_solution() -> nbformat.NotebookNode:
+    """The fake part: two autograded exercises (2 and 3 points) and a written answer (1 point)."""
     cells = [
         new_markdown_cell("# A fake part\nTwo exercises and a written answer, for the grading tests."),
         new_code_cell("import numpy as np\nfrom lecturekit.checks import check_close"),
@@ -54,6 +55,8 @@ def _fake_solution() -> nbformat.NotebookNode:
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
+
+
 
 
 def make_course(tmp: Path, parts: dict[str, nbformat.NotebookNode | Path]) -> Path:
@@ -123,7 +126,7 @@ def table_counts(db: Path) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def fake_class(tmp_path_factory):
     """A class of 13 submissions of the fake part, collected from an LMS-style inbox and graded."""
-    course = make_course(tmp_path_factory.mktemp("course"), {FAKE: _fake_solution()})
+    course = make_course(tmp_path_factory.mktemp("course"), {FAKE: fake_solution()})
     released = nbformat.read(course / "notebooks" / FAKE / f"{FAKE}.ipynb", as_version=4)
     solution = nbformat.read(course / "solutions" / FAKE / f"{FAKE}.ipynb", as_version=4)
     inbox = course.parent / "inbox"
@@ -273,7 +276,7 @@ def test_regrading_is_idempotent_keeps_manual_grades_and_adds_a_late_student(fak
 def test_cli_collect_and_grade_verbs(fake_class, tmp_path, capsys):
     from lecturekit.course.cli import main
 
-    course = make_course(tmp_path / "course", {FAKE: _fake_solution()})
+    course = make_course(tmp_path / "course", {FAKE: fake_solution()})
     inbox = tmp_path / "export.zip"  # an LMS download, as a zip with a folder inside
     with zipfile.ZipFile(inbox, "w") as archive:
         archive.write(fake_class["inbox"] / f"alice_{FAKE}.ipynb", f"submissions/alice_{FAKE}.ipynb")
@@ -344,7 +347,7 @@ def test_real_part_graded_end_to_end(tmp_path):
     write(released, inbox / f"bob_{REAL_PART}.ipynb")
     (inbox / f"heidi_{REAL_PART}.ipynb").write_text("{ not json")
     (inbox / f"ivan_{REAL_PART}.ipynb").write_text("")
-    write(_fake_solution(), inbox / f"mallory_{REAL_PART}.ipynb")  # another part's notebook
+    write(fake_solution(), inbox / f"mallory_{REAL_PART}.ipynb")  # another part's notebook
     nb = answered(released, solution)
     checks = [c for c in nb.cells if _meta(c).get("grade_id") in points]
     if checks:
@@ -374,7 +377,7 @@ def test_real_part_graded_end_to_end(tmp_path):
 
 def test_integrity_cheats_score_zero_and_are_flagged(tmp_path):
     """D2's integrity guard inside the sandboxed kernel, its static scan in the csv, unmatched files listed."""
-    course = make_course(tmp_path / "course", {FAKE: _fake_solution()})
+    course = make_course(tmp_path / "course", {FAKE: fake_solution()})
     released = nbformat.read(course / "notebooks" / FAKE / f"{FAKE}.ipynb", as_version=4)
     solution = nbformat.read(course / "solutions" / FAKE / f"{FAKE}.ipynb", as_version=4)
     inbox = tmp_path / "inbox"
@@ -398,7 +401,7 @@ def test_integrity_cheats_score_zero_and_are_flagged(tmp_path):
 def test_memory_cap_stops_a_30_gb_allocation_and_spares_the_solution(tmp_path):
     """Resident memory is capped (not address space): 30 GB of touched pages, 256 MB at a time, is
     stopped near MEMORY_MB; the full solution passes under the same cap."""
-    course = make_course(tmp_path / "course", {FAKE: _fake_solution()})
+    course = make_course(tmp_path / "course", {FAKE: fake_solution()})
     released = nbformat.read(course / "notebooks" / FAKE / f"{FAKE}.ipynb", as_version=4)
     solution = nbformat.read(course / "solutions" / FAKE / f"{FAKE}.ipynb", as_version=4)
     inbox = tmp_path / "inbox"

@@ -143,7 +143,7 @@ def _sha(path: Path) -> str:
 def test_hostile_submission_is_contained(tmp_path):
     import test_grading as tg  # the fake part and its helpers
 
-    course = tg.make_course(tmp_path / "course", {tg.FAKE: tg._fake_solution()})
+    course = tg.make_course(tmp_path / "course", {tg.FAKE: tg.fake_solution()})
     released = nbformat.read(course / "notebooks" / tg.FAKE / f"{tg.FAKE}.ipynb", as_version=4)
     solution = nbformat.read(course / "solutions" / tg.FAKE / f"{tg.FAKE}.ipynb", as_version=4)
     inbox = tmp_path / "inbox"
@@ -183,7 +183,7 @@ def test_hostile_submission_is_contained(tmp_path):
 def test_without_the_sandbox_rows_say_not_isolated_or_grading_refuses(tmp_path, monkeypatch):
     import test_grading as tg
 
-    course = tg.make_course(tmp_path / "course", {tg.FAKE: tg._fake_solution()})
+    course = tg.make_course(tmp_path / "course", {tg.FAKE: tg.fake_solution()})
     released = nbformat.read(course / "notebooks" / tg.FAKE / f"{tg.FAKE}.ipynb", as_version=4)
     solution = nbformat.read(course / "solutions" / tg.FAKE / f"{tg.FAKE}.ipynb", as_version=4)
     tg.write(tg.answered(released, solution), tmp_path / "inbox" / f"alice_{tg.FAKE}.ipynb")
