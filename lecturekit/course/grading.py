@@ -52,7 +52,7 @@ from pathlib import Path
 
 import nbformat
 
-from .release import course_config, course_root, ensure_environment_on_path, list_parts, nbgrader_api
+from .release import course_root, ensure_environment_on_path, list_parts, nbgrader_api
 from .submissions import (
     Collected,
     collect,
@@ -97,14 +97,6 @@ class GradingError(RuntimeError):
 
 
 # ----------------------------------------------------------------------------------- worker
-def _nbgrader_config(root: Path, db_url: str, extra: dict | None = None):
-    from traitlets.config import Config
-
-    config = course_config(root, {"CourseDirectory": {"db_url": db_url}})
-    config.merge(Config(extra or {}))
-    return config
-
-
 def _api(root: Path, db_url: str, extra: dict | None = None):
     from traitlets.config import Config
 
