@@ -81,6 +81,10 @@ def interactive_figure(draw: Callable[..., "plt.Figure"], *, return_box: bool = 
 
     live = LiveFigure(draw, controls)
     for control in controls.values():
+        if hasattr(control, "continuous_update"):
+            # one redraw when the slider is released, not one per pixel dragged: on a 2-core laptop
+            # the queued redraws of a drag took seconds in the browser suite
+            control.continuous_update = False
         control.observe(live.redraw, names="value")
     box = widgets.VBox([widgets.HBox(list(controls.values()))])
     box.add_class("lecturekit-widget")

@@ -27,6 +27,7 @@ def test_static_figure_then_redraw_on_change():
     assert calls == [(0.5, "a"), (0.75, "a"), (0.75, "b")]
     assert "lecturekit-widget" in box._dom_classes
     assert plt.get_fignums() == []          # every drawn figure is closed (no leak, no extra display)
+    assert slider.continuous_update is False  # one redraw per release of the slider, not per pixel dragged
 
 
 def test_one_figure_output_updated_in_place_in_ipython():
