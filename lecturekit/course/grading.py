@@ -174,6 +174,8 @@ def _worker_main(job_file: str) -> int:
     finally:
         if stop is not None:
             stop.set()
+        if job.get("sandbox"):
+            shutil.rmtree(extra["KernelManager"]["connection_file"].rsplit("/", 1)[0], ignore_errors=True)
     result["seconds"] = {"setup": start - entered, "autograde": time.perf_counter() - start,
                          "cells": RUNNING.get("cell_seconds", 0.0)}
     result["last_cell"] = RUNNING.get("cell", "")
@@ -197,7 +199,7 @@ def _cell_name(cell, index: int) -> str:
 
 
 def _sandboxed_kernel(work: Path, readonly: list[str]) -> dict:
-    """Config that starts nbgrader's kernel inside bwrap, talking over IPC sockets in ``work/kernel``.
+    """Config that starts nbgrader's kernel inside bwrap, talking over IPC sockets in a short temporary folder.
 
     The kernel spec ``python3`` is replaced (``JUPYTER_PATH`` comes first) by one whose argv runs
     ``python -m lecturekit.course.sandbox``; the connection file and the sockets are in a folder that
@@ -207,8 +209,9 @@ def _sandboxed_kernel(work: Path, readonly: list[str]) -> dict:
     """
     from .sandbox import write_kernelspec
 
-    runtime = work / "kernel"
-    runtime.mkdir(exist_ok=True)
+    # A Unix socket's path may hold only ~107 bytes, and the student's folder can be deep (a course
+    # on a shared filesystem, pytest's temporary folders): the sockets go in a short folder of their own.
+    runtime = Path(tempfile.mkdtemp(prefix="lk-kernel-", dir="/tmp" if os.path.isdir("/tmp") else None))
     spec = work / "sandbox.json"
     spec.write_text(json.dumps({"writable": [str(runtime)], "readonly": readonly, "bwrap": shutil.which("bwrap")}))
     write_kernelspec(work / "jupyter", spec)

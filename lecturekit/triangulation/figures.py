@@ -84,7 +84,7 @@ def draw_projection(cameras: Sequence[Camera], pose: np.ndarray, edges, names, *
 def draw_error_vs_cameras(n_cameras: Sequence[int], rmse_dlt: Sequence[float], rmse_bound: Sequence[float], *,
                           sigma: float):
     """RMSE of the DLT (mm) and the Cramér-Rao bound vs the number of cameras."""
-    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
     ax.plot(n_cameras, rmse_dlt, "o-", color=METHOD_COLORS["DLT"], mec="k", label="DLT (simulated)")
     ax.plot(n_cameras, rmse_bound, "k--", label=r"Cramér–Rao bound $\sqrt{\mathrm{tr}\,\sigma^2(J^TJ)^{-1}}$")
     ax.set(xlabel="number of cameras C", ylabel="3D RMSE (mm)", xticks=list(n_cameras),
