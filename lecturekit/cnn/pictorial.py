@@ -25,7 +25,7 @@ import numpy as np
 from . import heatmaps as _heatmaps
 
 __all__ = ["PairwiseModel", "fit_pairwise", "distance_transform_1d", "max_transform_2d", "tree_order",
-           "tree_map", "pictorial_decode"]
+           "tree_map", "tree_map_batch", "tempered_unaries", "pictorial_decode", "swap_count", "decoder_errors"]
 
 
 @dataclass(frozen=True)
@@ -179,22 +179,123 @@ def tree_map(unaries, parents, offset_mean, weights) -> tuple[np.ndarray, float]
     return cells, best
 
 
-def pictorial_decode(heatmaps, model: PairwiseModel, stride: int = 1, *, strength: float = 1.0,
-                     eps: float = 1e-6, refine: str = "quadratic") -> np.ndarray:
+def _max_transform_last_axis(f: np.ndarray, weight: float, shift: float) -> tuple[np.ndarray, np.ndarray]:
+    """Batched 1D transform along the last axis by brute force over all (p, q) pairs:
+    M[..., p] = max_q f[..., q] - weight (p + shift - q)^2. O(n^2) per line, but vectorised."""
+    import torch
+
+    n = f.shape[-1]
+    p = np.arange(n)[:, None] + shift
+    penalty = torch.as_tensor(weight * (p - np.arange(n)[None, :]) ** 2)  # (p, q)
+    values, arg = (torch.as_tensor(f)[..., None, :] - penalty).max(-1)
+    return values.numpy(), arg.numpy()
+
+
+def tree_map_batch(unaries, parents, offset_mean, weights) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`tree_map` for a batch of frames at once (same result, vectorised over frames).
+
+    unaries: (N, K, H, W) finite log-scores; parents, offset_mean (K, 2) cells, weights (K, 2) per
+    cell^2 as in :func:`tree_map`. Each message is computed separably (rows, then columns) by a
+    brute-force max over all pairs of a line, O(H W (H + W)) per frame, in numpy.
+    Returns (cells (N, K, 2) int (row, column), maximal total score (N,)).
+    """
+    U = np.asarray(unaries, dtype=float)
+    if U.ndim != 4 or U.shape[1] != len(parents):
+        raise ValueError(f"unaries: expected (N, {len(parents)}, H, W), got {U.shape}")
+    if not np.all(np.isfinite(U)):
+        raise ValueError("unaries: must be finite (clip log-probabilities, e.g. log(max(p, 1e-6)))")
+    mu = np.asarray(offset_mean, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    if np.any(w <= 0):
+        raise ValueError("weights: expected > 0 per cell^2")
+    order = tree_order(parents)
+    N, K, H, W = U.shape
+    belief = U.copy()
+    arg = {}
+    rows_n = np.arange(N)[:, None, None]
+    for c in reversed(order):
+        p = parents[c]
+        if p < 0:
+            continue
+        along_x, arg_b = _max_transform_last_axis(belief[:, c], w[c, 0], mu[c, 0])  # (N, H, W)
+        along_y, arg_a = _max_transform_last_axis(along_x.transpose(0, 2, 1), w[c, 1], mu[c, 1])  # (N, W, H)
+        arg_a = arg_a.transpose(0, 2, 1)  # (N, H, W): best row a for parent cell (i, j)
+        arg_b = arg_b[rows_n, arg_a, np.arange(W)[None, None, :]]
+        belief[:, p] += along_y.transpose(0, 2, 1)
+        arg[c] = (arg_a, arg_b)
+    root = order[0]
+    cells = np.zeros((N, K, 2), dtype=int)
+    flat = belief[:, root].reshape(N, -1)
+    best_idx = flat.argmax(-1)
+    cells[:, root] = np.stack(np.unravel_index(best_idx, (H, W)), -1)
+    best = flat[np.arange(N), best_idx]
+    n = np.arange(N)
+    for c in order[1:]:
+        i, j = cells[:, parents[c], 0], cells[:, parents[c], 1]
+        cells[:, c] = np.stack([arg[c][0][n, i, j], arg[c][1][n, i, j]], -1)
+    return cells, best
+
+
+def tempered_unaries(heatmaps, temperature: float = 1.0, eps: float = 1e-6) -> np.ndarray:
+    """Unaries from heatmap probabilities: U = log sigma(logit(h) / T), floored at log(eps).
+
+    heatmaps: (..., Hs, Ws) in [0, 1]; temperature T > 0: T > 1 flattens the heatmap (trusts it
+    less against the springs), T < 1 sharpens it; T = 1 gives log h. Returns the same shape.
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature: expected > 0, got {temperature}")
+    h = np.clip(np.asarray(heatmaps, dtype=float), eps, 1 - eps)
+    if temperature == 1.0:
+        return np.log(h)
+    z = np.log(h) - np.log1p(-h)
+    return np.maximum(-np.logaddexp(0.0, -z / temperature), np.log(eps))
+
+
+def pictorial_decode(heatmaps, model: PairwiseModel, stride: float = 1, *, strength: float = 1.0,
+                     temperature: float = 1.0, eps: float = 1e-6, refine: str = "quadratic") -> np.ndarray:
     """Tree-MAP keypoints for a batch of heatmaps, refined to subpixel positions.
 
     heatmaps: (N, K, Hs, Ws) probabilities; model: springs in image px; stride: px per cell;
-    strength: multiplies the spring weights. Returns (N, K, 2) image px.
+    strength: multiplies the spring weights (stiffness); temperature: of the unaries
+    (:func:`tempered_unaries`). Returns (N, K, 2) image px.
     """
     h = np.asarray(heatmaps, dtype=float)
     if h.ndim != 4 or h.shape[1] != len(model.parents):
         raise ValueError(f"heatmaps: expected (N, {len(model.parents)}, Hs, Ws), got {h.shape}")
+    if not strength > 0:
+        raise ValueError(f"strength: expected > 0, got {strength}")
     mu = model.offset_mean / stride
     w = strength / (2.0 * model.offset_var / stride ** 2)
-    N, K = h.shape[:2]
-    ii = np.zeros((N, K), dtype=int)
-    jj = np.zeros((N, K), dtype=int)
-    for n in range(N):
-        cells, _ = tree_map(np.log(np.clip(h[n], eps, None)), model.parents, mu, w)
-        ii[n], jj[n] = cells[:, 0], cells[:, 1]
-    return _heatmaps.subpixel_refine(h, ii, jj, stride, refine=refine)
+    cells, _ = tree_map_batch(tempered_unaries(h, temperature, eps), model.parents, mu, w)
+    return _heatmaps.subpixel_refine(h, cells[..., 0], cells[..., 1], stride, refine=refine)
+
+
+def swap_count(pred, truth, visible, mirror) -> int:
+    """Left/right swaps: pairs (k, m = mirror[k], k < m), both visible, whose predictions are each
+    closer to the other side's truth than to their own. pred, truth: (N, K, 2) px; visible (N, K);
+    mirror (K,) int. Returns the number of swapped (frame, pair)."""
+    p, t = np.asarray(pred, dtype=float), np.asarray(truth, dtype=float)
+    vis = np.asarray(visible, dtype=bool)
+    count = 0
+    for k, m in enumerate(np.asarray(mirror, dtype=int)):
+        if k >= m:
+            continue
+        both = vis[:, k] & vis[:, m]
+        crossed = (np.linalg.norm(p[:, k] - t[:, m], axis=-1) < np.linalg.norm(p[:, k] - t[:, k], axis=-1)) & \
+                  (np.linalg.norm(p[:, m] - t[:, k], axis=-1) < np.linalg.norm(p[:, m] - t[:, m], axis=-1))
+        count += int(np.sum(both & crossed))
+    return count
+
+
+def decoder_errors(pred, truth, visible, mirror, gross_px: float = 10.0) -> dict:
+    """The structured-prediction scorecard over a set of frames: RMSE (px, visible keypoints),
+    gross errors (visible keypoints off by more than ``gross_px``) and left/right swaps
+    (:func:`swap_count`). pred, truth: (N, K, 2) px; visible (N, K) bool; mirror (K,) int."""
+    p, t = np.asarray(pred, dtype=float), np.asarray(truth, dtype=float)
+    vis = np.asarray(visible, dtype=bool)
+    if p.shape != t.shape or p.ndim != 3 or vis.shape != p.shape[:2]:
+        raise ValueError(f"pred, truth, visible: expected (N, K, 2), (N, K, 2), (N, K); got {p.shape}, {t.shape}, "
+                         f"{vis.shape}")
+    err = np.linalg.norm(p - t, axis=-1)[vis]
+    return {"rmse_px": float(np.sqrt(np.mean(err ** 2))), "gross": int(np.sum(err > gross_px)),
+            "swaps": swap_count(p, t, vis, mirror)}

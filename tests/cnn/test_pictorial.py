@@ -81,3 +81,66 @@ def test_tree_validation_messages():
         pictorial.distance_transform_1d(np.zeros(3), 0.0)
     with pytest.raises(ValueError, match="finite"):
         pictorial.tree_map(np.full((2, 3, 3), -np.inf), (-1, 0), np.zeros((2, 2)), np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("parents", [(-1, 0, 0), (1, -1, 1), (2, 0, -1)])
+def test_batched_tree_map_equals_brute_force_frame_by_frame(parents):
+    rng = np.random.default_rng(sum(parents) + 11)
+    U = rng.normal(size=(4, 3, 4, 5)) * 2
+    mu = rng.normal(size=(3, 2))
+    w = rng.uniform(0.2, 1.0, size=(3, 2))
+    cells, best = pictorial.tree_map_batch(U, parents, mu, w)
+    for n in range(4):
+        want_cells, want_best = _brute_force_map(U[n], parents, mu, w)
+        assert best[n] == pytest.approx(want_best)
+        np.testing.assert_array_equal(cells[n], want_cells)
+
+
+def test_tempered_unaries_are_log_sigmoid_of_scaled_logits():
+    h = np.array([0.01, 0.2, 0.5, 0.9])
+    z = np.log(h / (1 - h))
+    np.testing.assert_allclose(pictorial.tempered_unaries(h, 2.0), np.log(1 / (1 + np.exp(-z / 2))), rtol=1e-12)
+    np.testing.assert_allclose(pictorial.tempered_unaries(h, 1.0), np.log(h))
+    with pytest.raises(ValueError, match="temperature"):
+        pictorial.tempered_unaries(h, 0.0)
+
+
+def test_pictorial_decode_with_very_weak_springs_is_the_argmax():
+    rng = np.random.default_rng(3)
+    h = rng.uniform(0.01, 0.99, size=(2, 3, 6, 7))
+    model = pictorial.PairwiseModel((-1, 0, 1), np.zeros((3, 2)), np.ones((3, 2)))
+    tree = pictorial.pictorial_decode(h, model, stride=2, strength=1e-9, refine="none")
+    argmax, _ = heatmaps.decode_heatmaps(h, 2, refine="none")
+    np.testing.assert_allclose(tree, argmax)
+
+
+def _brute_force_scorecard(pred, truth, vis, mirror, gross):
+    sq, gross_n, swaps = [], 0, 0
+    for n in range(pred.shape[0]):
+        for k in range(pred.shape[1]):
+            if vis[n, k]:
+                d = np.hypot(*(pred[n, k] - truth[n, k]))
+                sq.append(d * d)
+                gross_n += d > gross
+            m = mirror[k]
+            if k < m and vis[n, k] and vis[n, m]:
+                d = lambda a, b: np.hypot(*(pred[n, a] - truth[n, b]))  # noqa: E731
+                swaps += d(k, m) < d(k, k) and d(m, k) < d(m, m)
+    return np.sqrt(np.mean(sq)), gross_n, swaps
+
+
+def test_decoder_scorecard_matches_a_loop_over_frames_and_keypoints():
+    rng = np.random.default_rng(4)
+    truth = rng.uniform(0, 50, (20, 5, 2))
+    pred = truth + rng.normal(scale=6.0, size=truth.shape)
+    pred[3, [1, 2]] = truth[3, [2, 1]]  # an exact swap of pair (1, 2)
+    vis = rng.uniform(size=(20, 5)) > 0.2
+    vis[3] = True
+    mirror = np.array([0, 2, 1, 4, 3])
+    got = pictorial.decoder_errors(pred, truth, vis, mirror, gross_px=8.0)
+    rmse, gross, swaps = _brute_force_scorecard(pred, truth, vis, mirror, 8.0)
+    assert got["rmse_px"] == pytest.approx(rmse)
+    assert (got["gross"], got["swaps"]) == (gross, swaps)
+    assert swaps >= 1
+    with pytest.raises(ValueError, match="pred, truth, visible"):
+        pictorial.decoder_errors(pred[:, :4], truth, vis, mirror)
