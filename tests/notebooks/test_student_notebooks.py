@@ -23,12 +23,21 @@ ROOT = release.course_root(__file__)
 PARTS = release.list_parts(ROOT)
 
 
+def _shows_text(out) -> bool:
+    """Printed lines, and displayed results that are text (self-checks display one rich line each);
+    not figures, nor widgets such as progress bars (their text fallback holds timings)."""
+    if out.get("output_type") == "stream":
+        return True
+    data = out.get("data", {})
+    return (out.get("output_type") == "display_data" and "image/png" not in data
+            and "application/vnd.jupyter.widget-view+json" not in data)
+
+
 def _text(cell) -> str:
-    """What a cell showed as text: its printed lines and the plain-text form of what it displayed
-    (self-checks display one rich line each)."""
+    """What a cell showed as text (see :func:`_shows_text`)."""
     return "".join(out.get("text", "") if out.get("output_type") == "stream"
                    else out.get("data", {}).get("text/plain", "") + "\n"
-                   for out in cell.get("outputs", []) if out.get("output_type") in ("stream", "display_data"))
+                   for out in cell.get("outputs", []) if _shows_text(out))
 
 
 @pytest.fixture(scope="module", params=PARTS)
