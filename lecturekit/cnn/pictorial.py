@@ -144,6 +144,17 @@ def max_transform_2d(f, weight_xy, shift_xy=(0.0, 0.0)) -> tuple[np.ndarray, np.
     return out, arg_a, arg_b[arg_a, np.arange(W)[None, :]]
 
 
+def _tree_problem(unaries, parents, offset_mean, weights, *, batched: bool):
+    """The checked arrays of a tree-MAP problem: unaries ((N,) K, H, W) finite, offset_mean, weights."""
+    U = np.asarray(unaries, dtype=float)
+    lead = "N, " if batched else ""
+    if U.ndim != 3 + batched or U.shape[int(batched)] != len(parents):
+        raise ValueError(f"unaries: expected ({lead}{len(parents)}, H, W), got {U.shape}")
+    if not np.all(np.isfinite(U)):
+        raise ValueError("unaries: must be finite (clip log-probabilities, e.g. log(max(p, 1e-6)))")
+    return U, np.asarray(offset_mean, dtype=float), np.asarray(weights, dtype=float)
+
+
 def tree_map(unaries, parents, offset_mean, weights) -> tuple[np.ndarray, float]:
     """Exact MAP cells of a pictorial structure by max-product with distance transforms.
 
@@ -151,13 +162,7 @@ def tree_map(unaries, parents, offset_mean, weights) -> tuple[np.ndarray, float]
     cells (x, y) mean of child - parent; weights: (K, 2) (w_x, w_y) > 0 per cell^2.
     Returns (cells (K, 2) int (row i, column j), the maximal total score).
     """
-    U = np.asarray(unaries, dtype=float)
-    if U.ndim != 3 or U.shape[0] != len(parents):
-        raise ValueError(f"unaries: expected ({len(parents)}, H, W), got {U.shape}")
-    if not np.all(np.isfinite(U)):
-        raise ValueError("unaries: must be finite (clip log-probabilities, e.g. log(max(p, 1e-6)))")
-    mu = np.asarray(offset_mean, dtype=float)
-    w = np.asarray(weights, dtype=float)
+    U, mu, w = _tree_problem(unaries, parents, offset_mean, weights, batched=False)
     order = tree_order(parents)
     K, H, W = U.shape
     belief = U.copy()
@@ -199,13 +204,7 @@ def tree_map_batch(unaries, parents, offset_mean, weights) -> tuple[np.ndarray, 
     brute-force max over all pairs of a line, O(H W (H + W)) per frame, in numpy.
     Returns (cells (N, K, 2) int (row, column), maximal total score (N,)).
     """
-    U = np.asarray(unaries, dtype=float)
-    if U.ndim != 4 or U.shape[1] != len(parents):
-        raise ValueError(f"unaries: expected (N, {len(parents)}, H, W), got {U.shape}")
-    if not np.all(np.isfinite(U)):
-        raise ValueError("unaries: must be finite (clip log-probabilities, e.g. log(max(p, 1e-6)))")
-    mu = np.asarray(offset_mean, dtype=float)
-    w = np.asarray(weights, dtype=float)
+    U, mu, w = _tree_problem(unaries, parents, offset_mean, weights, batched=True)
     if np.any(w <= 0):
         raise ValueError("weights: expected > 0 per cell^2")
     order = tree_order(parents)

@@ -175,7 +175,7 @@ def _worker_main(job_file: str) -> int:
         if stop is not None:
             stop.set()
         if job.get("sandbox"):
-            shutil.rmtree(extra["KernelManager"]["connection_file"].rsplit("/", 1)[0], ignore_errors=True)
+            shutil.rmtree(Path(extra["KernelManager"]["connection_file"]).parent, ignore_errors=True)
     result["seconds"] = {"setup": start - entered, "autograde": time.perf_counter() - start,
                          "cells": RUNNING.get("cell_seconds", 0.0)}
     result["last_cell"] = RUNNING.get("cell", "")
