@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import to_rgba_array
 from matplotlib.ticker import NullFormatter, ScalarFormatter
+from mpl_toolkits.mplot3d.art3d import Line3DCollection
 
 from ..plotting import METHOD_COLORS, MIN_WIDTH_IN, TOL_COLORS, keypoint_colors
 from .diagnostics import import_arviz
@@ -179,6 +181,12 @@ def plot_estimate_errors(estimates, truth, parents, *, frames=None, title: str |
     return fig
 
 
+def _bone_segments(x, parents) -> np.ndarray:
+    """(..., K, 3) keypoints -> (..., B, 2, 3) bone segments, child then parent, for B = bones with a parent."""
+    child = np.flatnonzero(np.asarray(parents) >= 0)
+    return np.stack([x[..., child, :], x[..., np.asarray(parents)[child], :]], axis=-2)
+
+
 def _draw_skeleton_3d(ax, x, parents, colors, **kw):
     for k, p in enumerate(parents):
         if p >= 0:
@@ -202,19 +210,25 @@ def draw_posterior_frame(t: int = 0, *, samples, cameras, observations, parents,
     fig.suptitle(f"Frame {t}: posterior draws (red lines in 3D, dots in the cameras) vs truth (skeleton) "
                  "and detections (x)", fontsize=10)
     ax = fig.add_subplot(1, 1 + len(camera_ids), 1, projection="3d")
-    for i in pick:
-        for k, p in enumerate(parents):
-            if p >= 0:
-                ax.plot(*np.stack([samples[i, t, k], samples[i, t, p]]).T, color="#CC6677", alpha=0.25, linewidth=0.8)
+    # One collection for all draws' bones (a widget redraws this figure; one artist per bone was slow).
+    segments = _bone_segments(samples[pick, t], parents).reshape(-1, 2, 3)   # (n * B, 2, 3) mm
+    ax.add_collection3d(Line3DCollection(segments, colors="#CC6677", alpha=0.25, linewidths=0.8, zorder=1),
+                        autolim=False)
+    points = segments.reshape(-1, 3)
+    ax.auto_scale_xyz(points[:, 0], points[:, 1], points[:, 2], had_data=False)
     if truth is not None:
         _draw_skeleton_3d(ax, truth[t], parents, colors, linewidth=1.2)
+        # The truth over the draws: one collection has one depth, so depth sorting would bury it.
+        ax.computed_zorder = False
+        ax.collections[-1].set_zorder(3)                         # the truth's keypoints on top
     ax.set_title("3D (mm)", fontsize=9)
     for j, c in enumerate(camera_ids):
         a2 = fig.add_subplot(1, 1 + len(camera_ids), 2 + j)
         cam = cameras[c]
         proj = cam.project(samples[pick, t])                       # (n, K, 2)
-        for k in range(len(parents)):
-            a2.scatter(proj[:, k, 0], proj[:, k, 1], s=4, color=colors[k], alpha=0.5)
+        by_keypoint = proj.transpose(1, 0, 2).reshape(-1, 2)          # keypoint 0's draws first, as colours
+        a2.scatter(by_keypoint[:, 0], by_keypoint[:, 1], s=4, alpha=0.5,
+                   color=np.repeat(to_rgba_array(colors), len(pick), axis=0))
         obs = observations[c, t]
         a2.scatter(obs[:, 0], obs[:, 1], marker="x", s=20, color="k", linewidth=0.8, label="detections")
         med = np.median(proj, axis=0)

@@ -154,6 +154,15 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             f"{name}: {p.get('widgets', 0)} widgets, {p.get('controls', 0)} controls moved, "
             f"Run All {p.get('seconds', 0):.0f} s, whole part {p.get('total_s', 0):.0f} s")
+        for row in p.get("redraws", []):
+            terminalreporter.write_line(
+                f"  redraw widget {row['widget']} {row['kind']} {row['label']!r}: "
+                f"median {row['median_redraw_ms']:.0f} ms "
+                f"(value sent -> new PNG in the page), kernel {row['median_kernel_ms']:.0f} ms; moves "
+                + ", ".join(f"{ms:.0f}" for ms in row["redraw_ms"]) + " ms")
+        if p.get("progress_bar"):
+            terminalreporter.write_line(f"  progress bar: {p['progress_bar']['text']!r} "
+                                        f"({p['progress_bar']['width_pct']:.0f}% filled) -> {name}/progress_bar.png")
     terminalreporter.write_line(f"total: {len(parts)} parts, {widgets} widgets, {controls} controls moved, "
                                 f"{wall:.0f} s since Chromium started; screenshots in {SCREENSHOTS}")
     if SCREENSHOTS.is_dir():
