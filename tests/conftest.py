@@ -19,6 +19,11 @@ def pytest_configure(config):
     # JupyterLab), runs with the network refused: the course must work offline.
     netguard.guard_child_processes(Path(tempfile.mkdtemp(prefix="lecturekit-netguard-")))
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # With several test processes (pytest-xdist) each kernel gets one math thread: two kernels of
+    # two OpenMP threads each on a 2-core machine spin against each other and run several times
+    # slower than one thread each. Kernels inherit this; notebooks cap torch at min(2, this).
+    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
     netguard.install()
 
 
