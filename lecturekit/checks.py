@@ -460,6 +460,38 @@ def _heading_posterior(answer, **_):
                 hint="collect the cos h and sin h terms of the exponent.")
 
 
+def _confidence_outlier_prior(answer, **_):
+    from lecturekit.triangulation import bayes3d
+    conf = np.array([[[1.0, 0.9, 0.5, 0.2, 0.0, np.nan]], [[1.3, -0.2, 0.75, 0.98, 0.6, 0.1]]])   # (C=2, T=1, K=6)
+    beta = 0.1
+    check_close("confidence_outlier_prior", lambda: answer(conf, beta, (2, 1, 6)),
+                bayes3d.confidence_outlier_prior(conf, beta, (2, 1, 6)), atol=1e-12,
+                hint="score 0.5 gives the global beta, a sure score a tiny floor; clip scores to [0, 1] and treat "
+                     "NaN as 0.5; no prior above 0.5.")
+
+
+def _stage_table(answer, **_):
+    from lecturekit import metrics
+    rng = np.random.default_rng(12)
+    truth = rng.normal(0, 20, (5, 4, 3))
+    c, s = np.cos(0.4), np.sin(0.4)
+    turned = truth @ np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]).T + 3.0      # off raw, exact after Procrustes
+    noisy = truth + rng.normal(0, 2.0, truth.shape)
+    noisy[1, 2] = np.nan                                                       # one keypoint not triangulated
+    estimates = {"turned": turned, "noisy": noisy}
+    expected = [metrics.mpe(x, truth, procrustes=p, missing="exclude")
+                for x in estimates.values() for p in (False, True)]
+
+    def flat():
+        rows = answer(estimates, truth)
+        if list(rows) != list(estimates):
+            raise ValueError(f"expected the keys {list(estimates)} in that order, got {list(rows)}")
+        return np.array([v for name in estimates for v in rows[name]], dtype=float)
+    check_close("stage_table", flat, np.array(expected), rtol=1e-8,
+                hint="raw: mean distance over finite keypoints; Procrustes: align each frame (rotation + translation) "
+                     "on its finite keypoints first; leave NaN keypoints out of the mean.")
+
+
 EXERCISES: dict[str, Callable[..., None]] = {
     "sigmoid": _sigmoid, "nll": _nll, "grad": _grad, "hessian": _hessian,
     "gradient_descent": _gradient_descent, "newton_step": _newton_step, "adam_step": _adam_step,
@@ -469,6 +501,7 @@ EXERCISES: dict[str, Callable[..., None]] = {
     "project_points": _project_points, "dlt": _dlt, "rigid_procrustes": _rigid_procrustes,
     "uniform_direction_bone_length_pdf": _uniform_direction_bone_length_pdf, "vmf_log_density": _vmf_log_density,
     "direction_posterior": _direction_posterior, "heading_posterior": _heading_posterior,
+    "confidence_outlier_prior": _confidence_outlier_prior, "stage_table": _stage_table,
 }
 
 

@@ -12,6 +12,11 @@ renamed, so an interrupted build never leaves a corrupt cache.
 * ``multiview``: T = 1000 frames seen by ``synth.default_rig()``: 3D positions, 2D projections
   and visibility (triangulation, Models 0-2).
 * ``mocap``: T = 3000 frames of 3D "motion capture" with another seed (GIMBAL's training data).
+* ``rig_video``: the held-out sequence of the end-to-end lecture: T = 120 frames (rearing,
+  grooming, locomotion, pausing) rendered by the six cameras of ``synth.default_rig()`` at
+  ``RIG_VIDEO_SIZE`` = 160 x 120 px, with 3D truth, 2D keypoints and visibility.
+* ``rig_labels``: the end-to-end lecture's labelled training images: 30 frames of another seed
+  (one every 10 frames, all five behaviours) in the same six cameras and size: 180 images.
 """
 
 from __future__ import annotations
@@ -29,9 +34,11 @@ import numpy as np
 from . import synth
 
 __all__ = ["names", "describe", "cache_state", "load", "build", "build_all", "cache_dir", "cache_path",
-           "DATASET_VERSION"]
+           "DATASET_VERSION", "RIG_VIDEO_SIZE", "RIG_LABEL_STRIDE"]
 
 DATASET_VERSION = 1
+RIG_VIDEO_SIZE = (160, 120)   # (width, height) px of the end-to-end lecture's six rendered views
+RIG_LABEL_STRIDE = 10         # rig_labels: one labelled frame every RIG_LABEL_STRIDE simulated frames
 _KEY_FIELD = "_cache_key"
 
 
@@ -64,15 +71,32 @@ def _build_mocap(seed: int, n_frames: int) -> dict:
     return {"positions": motion.positions, "behaviour": motion.behaviour, "heading": motion.heading}
 
 
+def _build_rig_video(seed: int, n_frames: int) -> dict:
+    motion = synth.simulate_behaviour(n_frames, seed=seed)
+    rendered = synth.render_frames(motion.positions, synth.default_rig(), image_size=RIG_VIDEO_SIZE, seed=seed)
+    return {"images": rendered.images, "keypoints2d": rendered.keypoints2d, "visible": rendered.visible,
+            "positions": motion.positions, "behaviour": motion.behaviour}
+
+
+def _build_rig_labels(seed: int, n_frames: int) -> dict:
+    motion = synth.simulate_behaviour(n_frames * RIG_LABEL_STRIDE, seed=seed)
+    positions = motion.positions[::RIG_LABEL_STRIDE]
+    rendered = synth.render_frames(positions, synth.default_rig(), image_size=RIG_VIDEO_SIZE, seed=seed)
+    return {"images": rendered.images, "keypoints2d": rendered.keypoints2d, "visible": rendered.visible,
+            "positions": positions, "behaviour": motion.behaviour[::RIG_LABEL_STRIDE]}
+
+
 _SPECS: dict[str, _Spec] = {
     "frames": _Spec(101, 400, _build_frames, "400 rendered 128x128 frames + 2D keypoints (2D lectures)"),
     "multiview": _Spec(202, 1000, _build_multiview, "1000 frames, 6 cameras: 3D + 2D + visibility"),
     "mocap": _Spec(303, 3000, _build_mocap, "3000 frames of 3D motion capture (GIMBAL training)"),
+    "rig_video": _Spec(658, 120, _build_rig_video, "120 frames rendered by 6 cameras at 160x120 (end-to-end test)"),
+    "rig_labels": _Spec(723, 30, _build_rig_labels, "30 frames x 6 cameras = 180 labelled 160x120 images"),
 }
 
 
 def names() -> tuple[str, ...]:
-    """Names of the course datasets: ("frames", "multiview", "mocap")."""
+    """Names of the course datasets: ("frames", "multiview", "mocap", "rig_video", "rig_labels")."""
     return tuple(_SPECS)
 
 
@@ -168,7 +192,8 @@ def build(name: str, rebuild: bool = False) -> Path:
 
 
 def build_all(rebuild: bool = False) -> dict[str, Path]:
-    """Build every course dataset (about 5 s on 2 cores); returns {name: cache path}."""
+    """Build every course dataset (a few seconds on 2 cores, timed by bench/bench_datasets.py); returns
+    {name: cache path}."""
     if not isinstance(rebuild, bool):
         raise TypeError(f"rebuild: expected True or False, got {rebuild!r}")
     return {name: build(name, rebuild=rebuild) for name in names()}
@@ -178,7 +203,7 @@ def load(name: str) -> dict[str, np.ndarray]:
     """Load a course dataset, building (and caching) it first when needed.
 
     Args:
-        name: "frames", "multiview" or "mocap".
+        name: one of ``names()``.
 
     Returns:
         dict of arrays. frames: images (T, 128, 128, 3) uint8, keypoints2d (T, K, 2) px,
@@ -186,6 +211,9 @@ def load(name: str) -> dict[str, np.ndarray]:
         multiview: positions (T, K, 3) mm, keypoints2d (C, T, K, 2) px, visible (C, T, K),
         behaviour (T,) (T = 1000, C = 6 cameras of ``synth.default_rig()``).
         mocap: positions (T, K, 3) mm, behaviour (T,), heading (T,) rad (T = 3000).
+        rig_video: images (C, T, 120, 160, 3) uint8, keypoints2d (C, T, K, 2) px in those images,
+        visible (C, T, K), positions (T, K, 3) mm, behaviour (T,) (C = 6, T = 120).
+        rig_labels: the same arrays for N = 30 labelled frames (C x N = 180 images).
         Behaviour labels index ``synth.BEHAVIOURS``.
     """
     spec = _spec(name)

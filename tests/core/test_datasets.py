@@ -29,16 +29,29 @@ def cache(tmp_path, monkeypatch):
 
 
 def test_names_and_unknown_name():
-    assert datasets.names() == ("frames", "multiview", "mocap")
+    assert datasets.names() == ("frames", "multiview", "mocap", "rig_video", "rig_labels")
     with pytest.raises(ValueError, match="frames.*multiview.*mocap"):
         datasets.load("videos")
 
 
 def test_contract_sizes():
     sizes = {name: spec.n_frames for name, spec in datasets._SPECS.items()}
-    assert sizes == {"frames": 400, "multiview": 1000, "mocap": 3000}
+    assert sizes == {"frames": 400, "multiview": 1000, "mocap": 3000, "rig_video": 120, "rig_labels": 30}
     seeds = [spec.seed for spec in datasets._SPECS.values()]
-    assert len(set(seeds)) == 3      # mocap is a different recording from the others
+    assert len(set(seeds)) == 5      # every dataset is a different recording (held-out test, labels, mocap)
+
+
+def test_rig_datasets_hold_six_rendered_views(cache):
+    folder, calls = cache
+    width, height = datasets.RIG_VIDEO_SIZE
+    video = datasets.load("rig_video")                  # the held-out six-camera sequence
+    assert video["images"].shape == (6, 12, height, width, 3) and video["images"].dtype == np.uint8
+    assert video["keypoints2d"].shape == (6, 12, K, 2) and video["visible"].shape == (6, 12, K)
+    assert video["positions"].shape == (12, K, 3)
+    labels = datasets.load("rig_labels")                # the labelled training images
+    assert labels["images"].shape == (6, 12, height, width, 3) and labels["positions"].shape == (12, K, 3)
+    assert not np.array_equal(labels["positions"], video["positions"])   # another recording
+    assert calls == ["rig_video", "rig_labels"]
 
 
 def test_cache_dir_from_environment(tmp_path, monkeypatch):
@@ -117,7 +130,7 @@ def test_build_all_is_deterministic(cache):
     assert set(paths) == set(datasets.names())
     first = {name: datasets.load(name) for name in datasets.names()}
     datasets.build_all(rebuild=True)
-    assert len(calls) == 6
+    assert len(calls) == 2 * len(datasets.names())
     for name in datasets.names():
         for key, value in datasets.load(name).items():
             np.testing.assert_array_equal(value, first[name][key])
@@ -131,11 +144,11 @@ def test_cli_data_verb(cache, capsys):
     out = capsys.readouterr().out
     assert "not built" in out and "mocap" in out
     assert main(["data", "build"]) == 0
-    assert calls == ["frames", "multiview", "mocap"]
-    assert main(["data", "build"]) == 0 and len(calls) == 3       # cached: nothing rebuilt
-    assert main(["data", "build", "--rebuild"]) == 0 and len(calls) == 6
+    assert calls == list(datasets.names())
+    assert main(["data", "build"]) == 0 and len(calls) == len(datasets.names())       # cached: nothing rebuilt
+    assert main(["data", "build", "--rebuild"]) == 0 and len(calls) == 2 * len(datasets.names())
     assert main(["data", "list"]) == 0
-    assert capsys.readouterr().out.count("cached") == 3
+    assert capsys.readouterr().out.count("cached") == len(datasets.names())
 
 
 def test_shipped_files_match_the_generator_and_readme(course_root):
