@@ -163,6 +163,27 @@ class Camera:
         """A copy of this camera moved to a new pose."""
         return Camera(self.K, R, t, self.k1, self.name, self.image_size)
 
+    def resized(self, image_size) -> "Camera":
+        """The same camera seeing images of another size (width, height) px: focal lengths and
+        skew scale with the size, the principal point about pixel centres, c' = (c + 1/2) s - 1/2
+        (pixel u covers [u - 1/2, u + 1/2]); pose and distortion are unchanged."""
+        try:
+            new_w, new_h = (int(v) for v in image_size)
+            ok = (new_w, new_h) == tuple(image_size) and new_w > 0 and new_h > 0
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"image_size: expected (width, height) positive integers, got {image_size!r}")
+        if (new_w, new_h) == tuple(self.image_size):
+            return self
+        sx, sy = new_w / self.image_size[0], new_h / self.image_size[1]
+        K = np.array(self.K, dtype=float)
+        K[0, :2] *= sx
+        K[1, 1] *= sy
+        K[0, 2] = (K[0, 2] + 0.5) * sx - 0.5
+        K[1, 2] = (K[1, 2] + 0.5) * sy - 0.5
+        return Camera(K, self.R, self.t, self.k1, self.name, (new_w, new_h))
+
 
 def look_at(position: np.ndarray, target: np.ndarray, up: Sequence[float] = (0.0, 0.0, 1.0)):
     """Rotation and translation of a camera at ``position`` (3,) mm looking at ``target`` (3,).

@@ -182,32 +182,10 @@ def _check_positions(positions, skeleton) -> np.ndarray:
     return positions
 
 
-def _resized(camera: Camera, image_size) -> Camera:
-    width, height = camera.image_size
-    new_w, new_h = image_size
-    if (new_w, new_h) == (width, height):
-        return camera
-    sx, sy = new_w / width, new_h / height
-    K = camera.K.copy()
-    K[0, 0] *= sx
-    K[0, 1] *= sx
-    K[1, 1] *= sy
-    K[0, 2] = (K[0, 2] + 0.5) * sx - 0.5     # pixel centres: (u + 1/2) scales
-    K[1, 2] = (K[1, 2] + 0.5) * sy - 0.5
-    return Camera(K, camera.R, camera.t, camera.k1, camera.name, (new_w, new_h))
-
-
 def _prepare_cameras(cameras, image_size) -> list[Camera]:
     cameras = as_camera_list(cameras)
     if image_size is not None:
-        try:
-            size = tuple(int(v) for v in image_size)
-            ok = len(size) == 2 and size == tuple(image_size) and min(size) > 0
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise ValueError(f"image_size: expected None or (width, height) positive integers, got {image_size!r}")
-        cameras = [_resized(c, size) for c in cameras]
+        cameras = [c.resized(image_size) for c in cameras]
     return cameras
 
 

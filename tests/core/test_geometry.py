@@ -241,3 +241,16 @@ def test_as_rig_is_the_one_validation_of_a_camera_argument():
     sub = rig.subset([3, 1])
     assert sub.names == ("cam3", "cam1")
     np.testing.assert_array_equal(sub.K, rig.K[[3, 1]])
+
+
+def test_resized_camera_sees_the_same_points_at_scaled_pixel_centres():
+    # A pixel u of the full image covers [u - 1/2, u + 1/2]; at scale s it covers
+    # [(u - 1/2) s, (u + 1/2) s] - 1/2 in the new image's pixel coordinates: same point, same ray.
+    full = geometry.make_camera([900.0, -300.0, 400.0], [0.0, 0.0, 30.0], 860.0, (640, 480), k1=-0.03)
+    points = np.random.default_rng(3).uniform(-150, 150, size=(50, 3))
+    small = full.resized((160, 120))
+    assert small.image_size == (160, 120) and small.k1 == full.k1
+    np.testing.assert_allclose(small.project(points), (full.project(points) + 0.5) * 0.25 - 0.5, atol=1e-9)
+    assert full.resized((640, 480)) is full
+    with pytest.raises(ValueError, match="image_size"):
+        full.resized((160.5, 120))
