@@ -27,7 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 __all__ = ["CheckFailed", "CheckResult", "check_close", "check_true", "check_shape", "check_exercise",
-           "diagnose", "grading_mode", "EXERCISES", "RUN_ABOVE_MESSAGE", "load_ipython_extension"]
+           "diagnose", "grading_mode", "EXERCISES", "SOLVED_BY", "RUN_ABOVE_MESSAGE", "load_ipython_extension"]
 
 PASS_WORD = "PASSED "
 FAIL_WORD = "NOT YET"
@@ -490,6 +490,34 @@ def _stage_table(answer, **_):
     check_close("stage_table", flat, np.array(expected), rtol=1e-8,
                 hint="raw: mean distance over finite keypoints; Procrustes: align each frame (rotation + translation) "
                      "on its finite keypoints first; leave NaN keypoints out of the mean.")
+
+
+#: The other lecturekit functions that would solve an exercise ("module:qualified name"), besides
+#: the one of the exercise's own name (e.g. ``logreg.grad`` for ``grad``). While an exercise's test
+#: cell runs in grading, they raise when called from the student's function, and the submission
+#: scan names calls to them (``lecturekit.course.integrity``). Functions an exercise may use (the
+#: notebook says so, e.g. ``metrics.procrustes_align`` in ``stage_table``) are not listed.
+SOLVED_BY: dict[str, tuple[str, ...]] = {
+    "newton_step": ("lecturekit.patch_classifier.optim:fit_newton",),
+    "patch_classifier_map": ("lecturekit.patch_classifier.patches:probability_map",
+                             "lecturekit.patch_classifier.patches:score_map",
+                             "lecturekit.cnn.heatmaps:probability_map_conv2d",
+                             "lecturekit.cnn.heatmaps:score_map_conv2d",
+                             "lecturekit.cnn.heatmaps:score_map_patch_loop"),
+    "gaussian_targets": ("lecturekit.cnn.heatmaps:heatmap_targets",),
+    "rotate_keypoints": ("lecturekit.cnn.augment:transform_keypoints", "lecturekit.cnn.augment:affine_matrix"),
+    "subpixel_offset": ("lecturekit.cnn.heatmaps:subpixel_refine", "lecturekit.cnn.heatmaps:decode_heatmaps"),
+    "project_points": ("lecturekit.geometry:project", "lecturekit.geometry:Camera.project",
+                       "lecturekit.geometry:Rig.project", "lecturekit.geometry:Rig.project_components"),
+    "dlt": ("lecturekit.triangulation.dlt:triangulate_dlt",),
+    "rigid_procrustes": ("lecturekit.metrics:procrustes_align", "lecturekit.metrics:rigid_transform"),
+    "uniform_direction_bone_length_pdf": ("lecturekit.gimbal.spatial_priors:bone_length_pdf_uniform_direction",
+                                          "lecturekit.gimbal.spatial_priors:uniform_direction_logpdf"),
+    "vmf_log_density": ("lecturekit.gimbal.vmf:vmf_logpdf", "lecturekit.gimbal.vmf:vmf_log_normalizer"),
+    "direction_posterior": ("lecturekit.gimbal.vmf:vmf_posterior", "lecturekit.gimbal.vmf:natural_to_mean"),
+    "heading_posterior": ("lecturekit.gimbal.sampler:GimbalSampler.heading_conditional",),
+    "stage_table": ("lecturekit.metrics:mpe", "lecturekit.metrics:per_keypoint_error"),
+}
 
 
 EXERCISES: dict[str, Callable[..., None]] = {

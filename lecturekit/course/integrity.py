@@ -64,6 +64,7 @@ class _Guard:
         self.violations: list[str] = []
         self.previous_profile = None
         self.exercise = None
+        self.solved_by: dict[str, tuple[str, ...]] = {}
 
     # -- capture ------------------------------------------------------------------------
     def capture(self, imports: list[str], bindings: dict[str, str]) -> None:
@@ -91,6 +92,9 @@ class _Guard:
                 self.bindings[name] = getattr(obj, attr) if attr else obj
             except Exception:
                 pass
+        from lecturekit.checks import SOLVED_BY  # copied now: a student cell could change the dict later
+
+        self.solved_by = {exercise: tuple(specs) for exercise, specs in SOLVED_BY.items()}
 
     # -- restore ------------------------------------------------------------------------
     def restore(self, user_ns: dict) -> None:
@@ -135,6 +139,11 @@ class _Guard:
             if name.startswith("lecturekit") and isinstance(ref, types.FunctionType) \
                     and str(getattr(ref, "__module__", "")).startswith("lecturekit"):
                 self.references[ref.__code__] = f"{ref.__module__.rsplit('.', 1)[-1]}.{exercise}"
+        for spec in self.solved_by.get(exercise, ()):
+            ref = self._trusted_function(spec)
+            if ref is not None:
+                module_name, _, qualname = spec.partition(":")
+                self.references[ref.__code__] = f"{module_name.rsplit('.', 1)[-1]}.{qualname}"
         if not self.references:
             return
         student = user_ns.get(exercise)
@@ -156,6 +165,23 @@ class _Guard:
         if self.student_codes:
             self.previous_profile = sys.getprofile()
             sys.setprofile(self._profile)
+
+    def _trusted_function(self, spec: str):
+        """The function ``"module:Qualified.name"`` as captured before any student cell (None if absent)."""
+        import importlib
+
+        module_name, _, qualname = spec.partition(":")
+        head, *rest = qualname.split(".")
+        if module_name in self.modules:
+            obj = self.modules[module_name][1].get(head)
+        else:
+            try:
+                obj = getattr(importlib.import_module(module_name), head, None)
+            except Exception:
+                return None
+        for part in rest:
+            obj = vars(obj).get(part) if isinstance(obj, type) else None
+        return obj if isinstance(obj, types.FunctionType) else None
 
     def _profile(self, frame, event, arg):
         if event != "call" or frame.f_code not in self.references:
@@ -417,6 +443,15 @@ def lecturekit_function_names() -> frozenset[str]:
     return frozenset(names)
 
 
+def _solver_names() -> dict[str, frozenset[str]]:
+    """``{exercise: names of the module-level lecturekit functions that solve it}`` (checks.SOLVED_BY;
+    methods such as ``Camera.project`` are left to the grading kernel's guard)."""
+    from lecturekit.checks import SOLVED_BY
+
+    return {exercise: frozenset(spec.partition(":")[2] for spec in specs if "." not in spec.partition(":")[2])
+            for exercise, specs in SOLVED_BY.items()}
+
+
 _GUARDED_ROOTS = ("lecturekit", "numpy", "builtins", "torch")
 _SHELL_CALLS = {("os", "system"), ("os", "popen"), ("os", "execv"), ("os", "execvp"), ("os", "execl"),
                 ("os", "spawnv"), ("os", "spawnl"), ("os", "fork"), ("os", "posix_spawn"), ("pty", "spawn")}
@@ -437,8 +472,10 @@ def _dotted(node) -> str | None:
 
 
 class _Scanner(ast.NodeVisitor):
-    def __init__(self, aliases: dict[str, str], exercises: set[str], references: frozenset[str]):
+    def __init__(self, aliases: dict[str, str], exercises: set[str], references: frozenset[str],
+                 solved_by: dict[str, frozenset[str]] | None = None):
         self.aliases, self.exercises, self.references = aliases, exercises, references
+        self.solved_by = solved_by or {}   # exercise -> names of other lecturekit functions that solve it
         self.findings: list[str] = []
         self.function_stack: list[str] = []
 
@@ -476,7 +513,16 @@ class _Scanner(ast.NodeVisitor):
         if exercise and node.attr == exercise and (full or "").startswith("lecturekit.") \
                 and exercise in self.references:
             self.add(node, f"`{exercise}` calls lecturekit's reference `{'.'.join(full.split('.')[-2:])}`")
+        else:
+            self.check_solver(node, full)
         self.generic_visit(node)
+
+    def check_solver(self, node, full: str | None) -> None:
+        """A call, inside an exercise, of another lecturekit function that solves it (checks.SOLVED_BY)."""
+        exercise = self.current_exercise()
+        if exercise and (full or "").startswith("lecturekit.") \
+                and full.rsplit(".", 1)[-1] in self.solved_by.get(exercise, ()):
+            self.add(node, f"`{exercise}` calls lecturekit's `{'.'.join(full.split('.')[-2:])}`, which solves it")
 
     def visit_Name(self, node):
         exercise = self.current_exercise()
@@ -484,6 +530,8 @@ class _Scanner(ast.NodeVisitor):
         if exercise and isinstance(node.ctx, ast.Load) and full and full.startswith("lecturekit.") \
                 and full.rsplit(".", 1)[-1] == exercise:
             self.add(node, f"`{exercise}` calls lecturekit's reference `{'.'.join(full.split('.')[-2:])}`")
+        elif isinstance(node.ctx, ast.Load):
+            self.check_solver(node, full)
 
     def check_target(self, target, verb: str):
         if isinstance(target, (ast.Tuple, ast.List)):
@@ -605,7 +653,7 @@ def scan_notebook(nb, exercises: list[str] | None = None) -> list[str]:
     aliases = _aliases(tree for _, tree in cells)
     findings = []
     for index, tree in cells:
-        scanner = _Scanner(aliases, exercises, lecturekit_function_names())
+        scanner = _Scanner(aliases, exercises, lecturekit_function_names(), _solver_names())
         scanner.visit(tree)
         findings += [f"cell {index}: {text}" for text in dict.fromkeys(scanner.findings)]
     return findings

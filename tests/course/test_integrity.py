@@ -150,6 +150,68 @@ def test_plain_nbconvert_run_has_the_guard_too(tmp_path, monkeypatch):
     assert counts == list(range(1, len(counts) + 1))
 
 
+# ------------------------------------------- other lecturekit functions that solve an exercise
+PROCRUSTES_SETUP = "import numpy as np\nfrom lecturekit import metrics\nfrom lecturekit.metrics import procrustes_align"
+PROCRUSTES_HONEST = ("def rigid_procrustes(pred, true):\n"
+                     "    mp, mq = pred.mean(axis=0), true.mean(axis=0)\n"
+                     "    U, _, Vt = np.linalg.svd((pred - mp).T @ (true - mq))\n"
+                     "    d = np.sign(np.linalg.det(Vt.T @ U.T))\n"
+                     "    return (pred - mp) @ (Vt.T @ np.diag([1.0, 1.0, d]) @ U.T).T + mq")
+PROCRUSTES_TEST = ("# Self-check (1 point)\nq = np.random.default_rng(0).normal(size=(6, 3))\n"
+                   "c, s = np.cos(0.3), np.sin(0.3)\np = q @ np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]) + 2.0\n"
+                   "assert np.allclose(rigid_procrustes(p, q), metrics.procrustes_align(p[None], q[None])[0])")
+
+
+def procrustes_notebook(exercise: str) -> nbformat.NotebookNode:
+    """A part whose exercise ``rigid_procrustes`` is solved by lecturekit's ``metrics.procrustes_align``."""
+    nb = new_notebook(cells=[
+        new_code_cell(PROCRUSTES_SETUP),
+        new_code_cell(exercise, metadata=_grade_meta("rigid_procrustes", solution=True, grade=False)),
+        new_code_cell(PROCRUSTES_TEST, metadata=_grade_meta("check_rigid_procrustes", solution=False, grade=True,
+                                                             points=1.0))])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def test_every_listed_solver_exists():
+    """checks.SOLVED_BY names real lecturekit functions of real exercises (a rename must update it)."""
+    import importlib
+    import types
+
+    from lecturekit import checks
+    for exercise, specs in checks.SOLVED_BY.items():
+        assert exercise in checks.EXERCISES, exercise
+        for spec in specs:
+            module_name, _, qualname = spec.partition(":")
+            obj = importlib.import_module(module_name)
+            for part in qualname.split("."):
+                obj = getattr(obj, part)
+            assert isinstance(obj, types.FunctionType), spec
+
+
+@pytest.mark.parametrize("exercise, expected", [
+    ("def rigid_procrustes(pred, true):\n    return metrics.procrustes_align(pred[None], true[None])[0]",
+     "`rigid_procrustes` calls lecturekit's `metrics.procrustes_align`, which solves it"),
+    ("def rigid_procrustes(pred, true):\n    return procrustes_align(pred[None], true[None])[0]",
+     "`rigid_procrustes` calls lecturekit's `metrics.procrustes_align`, which solves it"),
+])
+def test_scan_flags_another_library_function_that_solves_the_exercise(exercise, expected):
+    assert scan_notebook(procrustes_notebook(exercise)) == [f"cell 1: line 2: {expected}"]
+    assert scan_notebook(procrustes_notebook(PROCRUSTES_HONEST)) == []
+
+
+@pytest.mark.slow
+def test_calling_another_solver_scores_zero_and_honest_work_full(tmp_path, monkeypatch):
+    cheat = "def rigid_procrustes(pred, true):\n    return metrics.procrustes_align(pred[None], true[None])[0]"
+    (tmp_path / "cheat").mkdir()
+    (tmp_path / "honest").mkdir()
+    score, errors = run_graded(procrustes_notebook(cheat), tmp_path / "cheat", monkeypatch)["check_rigid_procrustes"]
+    assert score == 0.0
+    assert any("IntegrityError" in e and "`metrics.procrustes_align`" in e for e in errors), errors
+    assert run_graded(procrustes_notebook(PROCRUSTES_HONEST), tmp_path / "honest", monkeypatch) == {
+        "check_rigid_procrustes": (1.0, [])}
+
+
 # ------------------------------------------------------------------------------ static scan
 def test_scan_flags_both_cheats_with_cell_numbers():
     calls = scan_notebook(course_notebook("def sigmoid(a):\n    return logreg.sigmoid(a)"))
