@@ -21,7 +21,8 @@ def pytest_configure(config):
     os.environ.setdefault("MPLBACKEND", "Agg")
     # With several test processes (pytest-xdist) each kernel gets one math thread: two kernels of
     # two OpenMP threads each on a 2-core machine spin against each other and run several times
-    # slower than one thread each. Kernels inherit this; notebooks cap torch at min(2, this).
+    # slower than one thread each. Kernels inherit this (numpy's BLAS follows it; the notebooks
+    # set torch to one thread themselves).
     if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
         os.environ.setdefault("OMP_NUM_THREADS", "1")
     netguard.install()
