@@ -12,15 +12,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..cnn import heatmaps, models, pipeline, pretrained, topdown
+from ..cnn import pipeline, pretrained
 from ..geometry import Camera, as_camera_list
 
 __all__ = ["RIG_DETECTOR_CONFIG", "rig_at_size", "flatten_views", "train_rig_detector", "detect_keypoints"]
 
-#: The part-3 detector's settings for 160 x 120 views of the rig (the rodent is 30-55 px long):
-#: the stage-2 window of 64 frame px zoomed 2x (128 px crops: heatmap cells of 2 frame px),
-#: one augmented copy per labelled image.
-RIG_DETECTOR_CONFIG = pipeline.TopDownConfig(crop_frame_px=64, zoom=2, n_aug=1, epochs=15, centroid_epochs=15)
+#: The part-3 detector's settings (``cnn.pipeline.TopDownConfig``'s defaults: two augmented copies
+#: per labelled image, 60 head epochs, 30 centroid epochs) with the stage-2 window adapted to
+#: 160 x 120 views of the rig (the rodent is 30-55 px long): 64 frame px zoomed 2x (128 px crops,
+#: heatmap cells of 2 frame px) instead of part 3's 3x.
+RIG_DETECTOR_CONFIG = pipeline.TopDownConfig(crop_frame_px=64, zoom=2)
 
 
 def rig_at_size(cameras, image_size) -> list[Camera]:
@@ -49,49 +50,45 @@ def flatten_views(images, keypoints2d, visible):
 
 
 def train_rig_detector(images, keypoints2d, visible, names, config: pipeline.TopDownConfig = RIG_DETECTOR_CONFIG,
-                       *, seed: int = 0, max_cpu_seconds: float | None = 35.0,
+                       *, seed: int = 0, max_cpu_seconds: float | None = None,
                        progress: bool = True) -> pipeline.TopDownModel:
     """Train the part-3 top-down detector (``cnn.pipeline.train_topdown``) on the labelled images
     of all cameras together.
 
     images: (C, N, H, W, 3) uint8; keypoints2d: (C, N, K, 2) px; visible: (C, N, K) bool;
-    names: K body-part names (left/right partners by name); max_cpu_seconds: process CPU budget
-    of the whole training (stage 1, feature caching, head). Returns a ``TopDownModel``.
+    names: K body-part names (left/right partners by name); max_cpu_seconds: optional process CPU
+    budget of the whole training (stage 1, feature caching, head; the head stops early when it is
+    spent); default None: the config's epochs, whatever they cost. Returns a ``TopDownModel``.
     """
     x, kp, vis = flatten_views(images, keypoints2d, visible)
     return pipeline.train_topdown(pretrained.imagenet_normalize(x), kp, vis, names, config, seed=seed,
                                   max_cpu_seconds=max_cpu_seconds, progress=progress)
 
 
-def detect_keypoints(model: pipeline.TopDownModel, images, *, batch_size: int = 60, flip_average: bool = False,
+def detect_keypoints(model: pipeline.TopDownModel, images, *, batch_size: int = 60,
                      progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Run a trained top-down detector on every camera and frame.
 
-    images: (C, T, H, W, 3) uint8. Stage 1 finds each frame's centre, stage 2 decodes the
-    keypoints of the crop around it (``cnn.pipeline.predict_topdown``'s steps, batch by batch with
-    a progress bar); ``flip_average``: average each crop's heatmaps with its mirror image's
-    (twice the time). Returns (points (C, T, K, 2) px, confidence (C, T, K) in [0, 1], the
-    heatmap peak).
+    images: (C, T, H, W, 3) uint8. ``cnn.pipeline.predict_topdown`` batch by batch with a progress
+    bar: stage 1 finds each frame's centre, stage 2 decodes the keypoints of the crop around it,
+    its heatmaps averaged with its mirror image's (left/right swapped back), as in notebook 3.
+    Returns (points (C, T, K, 2) px, confidence (C, T, K) in [0, 1], the heatmap peak).
     """
     from tqdm.auto import tqdm
 
     images = np.asarray(images)
     if images.ndim != 5 or images.shape[-1] != 3:
         raise ValueError(f"images: expected (C, T, H, W, 3) uint8, got {images.shape}")
-    if int(batch_size) < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
     C, T = images.shape[:2]
     flat = images.reshape((C * T,) + images.shape[2:])
-    cfg = model.config
     points, confidence = [], []
     with torch.no_grad():
         for start in tqdm(range(0, len(flat), int(batch_size)), desc="detecting keypoints", disable=not progress):
             x = pretrained.imagenet_normalize(flat[start:start + int(batch_size)])
-            A = topdown.crop_affines(pipeline.predict_centres(model.centroid, x), cfg.crop_size, cfg.zoom)
-            crops = topdown.crop_images(x, A, cfg.crop_size)
-            h = models.predict_heatmaps(model.keypoint, crops, mirror=model.mirror if flip_average else None)
-            pts, conf = heatmaps.decode_heatmaps(h, model.keypoint.stride)
-            points.append(topdown.uncrop_keypoints(pts, A))
+            pts, conf = pipeline.predict_topdown(model, x)
+            points.append(pts)
             confidence.append(conf)
     K = points[0].shape[1]
     return np.concatenate(points).reshape(C, T, K, 2), np.concatenate(confidence).reshape(C, T, K)

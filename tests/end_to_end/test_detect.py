@@ -1,10 +1,14 @@
 """Part 6, stage 1 glue: the rescaled rig, the labelled-image layout, and exact 2D -> 3D."""
 
+import dataclasses
+
 import numpy as np
 import pytest
+import torch
 
 from lecturekit import synth, triangulation
-from lecturekit.end_to_end import detect_keypoints, flatten_views, rig_at_size
+from lecturekit.cnn import pipeline, pretrained
+from lecturekit.end_to_end import RIG_DETECTOR_CONFIG, detect_keypoints, flatten_views, rig_at_size, train_rig_detector
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +45,28 @@ def test_flatten_views_is_camera_major(tiny_render):
     assert images.shape == (18, 120, 160, 3) and kp.shape == (18, 13, 2) and vis.shape == (18, 13)
     np.testing.assert_array_equal(images[3 * 2 + 1], r.images[2, 1])     # camera 2, frame 1
     np.testing.assert_array_equal(kp[3 * 5 + 2], r.keypoints2d[5, 2])
+
+
+def test_rig_detector_uses_part_3s_training_settings():
+    defaults = pipeline.TopDownConfig()
+    for name in ("n_aug", "epochs", "centroid_epochs", "sigma_crop", "pos_weight", "flip_prob", "lr", "head_width"):
+        assert getattr(RIG_DETECTOR_CONFIG, name) == getattr(defaults, name), name
+    assert RIG_DETECTOR_CONFIG.crop_frame_px * RIG_DETECTOR_CONFIG.zoom == 128     # 160 x 120 views: zoom 2
+
+
+def test_detect_keypoints_is_part_3s_flip_averaged_prediction_batch_by_batch(tiny_render):
+    _, r = tiny_render
+    names = synth.rodent_skeleton().names
+    tiny = dataclasses.replace(RIG_DETECTOR_CONFIG, n_aug=0, head_width=4, epochs=1, centroid_epochs=1)
+    model = train_rig_detector(r.images, r.keypoints2d, r.visible, names, tiny, progress=False)
+    points, conf = detect_keypoints(model, r.images, batch_size=4, progress=False)      # 18 images: 5 batches
+    x, _, _ = flatten_views(r.images, r.keypoints2d, r.visible)
+    with torch.no_grad():
+        want_pts, want_conf = pipeline.predict_topdown(model, pretrained.imagenet_normalize(x))
+    C, T, K = r.visible.shape
+    assert points.shape == (C, T, K, 2) and conf.shape == (C, T, K)
+    np.testing.assert_allclose(points.reshape(C * T, K, 2), want_pts, atol=1e-4)
+    np.testing.assert_allclose(conf.reshape(C * T, K), want_conf, atol=1e-5)
 
 
 @pytest.mark.parametrize("call, match", [
