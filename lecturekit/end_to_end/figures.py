@@ -102,7 +102,7 @@ def plot_error_sources(errors: dict, visible, per_frame: dict, behaviour, behavi
     ax1.set_xlabel("2D error (px, log scale)")
     ax1.set_ylabel("fraction of detections below")
     ax1.set_title("2D detection errors (CDF)", fontsize=10)
-    ax1.legend(fontsize=7, loc="upper left")
+    ax1.legend(fontsize=7, loc="center right", bbox_to_anchor=(1.0, 0.7))   # the empty band between the curves
     behaviour = np.asarray(behaviour)
     band_colors = ("#FFFFFF", "#EEEEEE", "#DDEEFF", "#FFE8CC", "#F2F2F2")
     top = max(float(np.nanmax(v)) for v in per_frame.values()) * 1.05
