@@ -32,6 +32,7 @@ __all__ = [
     "Camera",
     "look_at",
     "make_camera",
+    "check_image_size",
     "as_camera_list",
     "Rig",
     "as_rig",
@@ -167,13 +168,7 @@ class Camera:
         """The same camera seeing images of another size (width, height) px: focal lengths and
         skew scale with the size, the principal point about pixel centres, c' = (c + 1/2) s - 1/2
         (pixel u covers [u - 1/2, u + 1/2]); pose and distortion are unchanged."""
-        try:
-            new_w, new_h = (int(v) for v in image_size)
-            ok = (new_w, new_h) == tuple(image_size) and new_w > 0 and new_h > 0
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise ValueError(f"image_size: expected (width, height) positive integers, got {image_size!r}")
+        new_w, new_h = check_image_size(image_size)
         if (new_w, new_h) == tuple(self.image_size):
             return self
         sx, sy = new_w / self.image_size[0], new_h / self.image_size[1]
@@ -183,6 +178,18 @@ class Camera:
         K[0, 2] = (K[0, 2] + 0.5) * sx - 0.5
         K[1, 2] = (K[1, 2] + 0.5) * sy - 0.5
         return Camera(K, self.R, self.t, self.k1, self.name, (new_w, new_h))
+
+
+def check_image_size(image_size) -> tuple[int, int]:
+    """``image_size`` as (width, height) positive integers px, or one ValueError naming it."""
+    try:
+        width, height = (int(v) for v in image_size)
+        ok = (width, height) == tuple(image_size) and width > 0 and height > 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"image_size: expected (width, height) positive integers, got {image_size!r}")
+    return width, height
 
 
 def look_at(position: np.ndarray, target: np.ndarray, up: Sequence[float] = (0.0, 0.0, 1.0)):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..geometry import Camera, make_camera
+from ..geometry import Camera, check_image_size, make_camera
 from .behaviour import ARENA_HALF_WIDTH
 
 __all__ = ["default_rig", "frame_camera"]
@@ -24,17 +24,6 @@ _TARGET = np.array([0.0, 0.0, 30.0])                  # mm: the arena centre, at
 # frame_camera frames the floor the rodent can reach (its keypoints stay within about +-235 mm;
 # the walls at +-300 mm are cut off), so that the animal is as large as possible at 128 x 128
 _FRAMED_HALF_WIDTH = ARENA_HALF_WIDTH - 40.0
-
-
-def _check_image_size(image_size) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in image_size)
-        ok = (width, height) == tuple(image_size) and width > 0 and height > 0
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(f"image_size: expected (width, height) positive integers, got {image_size!r}")
-    return width, height
 
 
 def default_rig() -> list[Camera]:
@@ -65,7 +54,7 @@ def frame_camera(image_size=(128, 128)) -> Camera:
         image (2 px margin); the rodent's keypoints always stay inside it. The rodent (~190 mm
         nose to mid-tail) is then about 35 px long in a 128 x 128 image.
     """
-    width, height = _check_image_size(image_size)
+    width, height = check_image_size(image_size)
     position = np.array([0.0, -640.0, 1100.0])
     target = np.array([0.0, 0.0, 0.0])
     unit = make_camera(position, target, 1.0, (width, height), name="frame")
