@@ -35,7 +35,8 @@ def _pose_axes(ax, centre, title):
 
 
 def draw_pipeline_frame(t: int = 0, *, images, points, confidence, visible, draws, mean, truth, parents, names,
-                        camera_names, root: int | None = None, window_px: int = 64):
+                        camera_names, root: int | None = None, window_px: int = 64, lower=None, upper=None,
+                        level: float = 0.9):
     """One frame of the pipeline: the six views with the CNN's detections, and the 3D skeleton.
 
     images: (C, T, H, W, 3) uint8; points: (C, T, K, 2) px detections; confidence: (C, T, K) in
@@ -44,7 +45,10 @@ def draw_pipeline_frame(t: int = 0, *, images, points, confidence, visible, draw
     mean: (T, K, 3) mm posterior mean (coloured); truth: (T, K, 3) mm (black dashed); parents: (K,);
     names: K names; camera_names: C names; root: keypoint the 3D view is centred on (default the
     skeleton's root); window_px: width of the window shown around the detections in each view
-    (px, 3:4 aspect). Returns a 10 x 4.6 in Figure.
+    (px, 3:4 aspect); lower, upper: optional (T, K, 3) mm credible bounds at probability ``level``
+    (``Reconstruction3D.lower`` / ``upper``): the 3D panel then states their half-width (the distance
+    from the centre of each keypoint's box to a corner, i.e. half its diagonal), median and widest
+    keypoint, since millimetre spreads are hard to see at the scale of a body. Returns a 10 x 4.6 in Figure.
     """
     images, truth = np.asarray(images), np.asarray(truth, dtype=float)
     C, T = images.shape[:2]
@@ -75,6 +79,12 @@ def draw_pipeline_frame(t: int = 0, *, images, points, confidence, visible, draw
     _skeleton_3d(ax3, mean[t], parents, colors, linewidth=2.0)
     ax3.scatter(*mean[t].T, c=colors, s=12, depthshade=False)
     _pose_axes(ax3, truth[t, root], "3D: GIMBAL mean (colours),\nposterior draws (red), truth (dashed)")
+    if lower is not None and upper is not None:
+        half = 0.5 * np.linalg.norm(np.asarray(upper, dtype=float)[t] - np.asarray(lower, dtype=float)[t], axis=-1)
+        widest = int(np.nanargmax(half))
+        ax3.text2D(0.5, -0.04, f"{level:.0%} interval half-width: median {np.nanmedian(half):.1f} mm,\n"
+                   f"widest {half[widest]:.1f} mm ({names[widest]})", transform=ax3.transAxes, ha="center",
+                   va="top", fontsize=8)
     fig.suptitle(f"Frame {t}: CNN detections, zoomed on the animal (dot: visible, ring: occluded; size: confidence)",
                  fontsize=10)
     return fig

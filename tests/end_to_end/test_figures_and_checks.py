@@ -41,6 +41,19 @@ def test_pipeline_frame_has_its_size_and_changes_with_the_frame(scene):
         figures.draw_pipeline_frame(3, **scene)
 
 
+def test_pipeline_frame_states_the_credible_interval_half_width(scene):
+    # a box of +-1 mm on every axis around each keypoint, +-3 mm on x for the nose at frame 1:
+    # half-diagonals sqrt(3) mm for all but the nose, sqrt(9 + 1 + 1) mm for it
+    lower, upper = scene["mean"] - 1.0, scene["mean"] + 1.0
+    nose = scene["names"].index("nose")
+    lower[1, nose, 0], upper[1, nose, 0] = lower[1, nose, 0] - 2.0, upper[1, nose, 0] + 2.0
+    ax = figures.draw_pipeline_frame(1, **scene, lower=lower, upper=upper).axes[-1]
+    text = " ".join(t.get_text() for t in ax.texts)
+    assert f"median {np.sqrt(3):.1f} mm" in text and f"widest {np.sqrt(11):.1f} mm (nose)" in text, text
+    assert not any("interval" in t.get_text() for t in figures.draw_pipeline_frame(1, **scene).axes[-1].texts)
+    plt.close("all")
+
+
 def test_error_sources_figure(scene):
     err = np.linalg.norm(scene["points"] - synth.default_rig()[0].project(scene["truth"])[None], axis=-1)
     fig = figures.plot_error_sources({"CNN": err, "model": err / 2}, scene["visible"],
